@@ -1,0 +1,10 @@
+#include "agent/cli/commands.h"
+
+namespace rewoo::cli {
+
+void register_agent_commands(CLI::App& app, Context& ctx) {
+  (void)app;
+  (void)ctx;
+}
+
+}  // namespace rewoo::cli

@@ -1,0 +1,10 @@
+#include "agent/cli/commands.h"
+
+namespace rewoo::cli {
+
+void register_web_commands(CLI::App& app, Context& ctx) {
+  (void)app;
+  (void)ctx;
+}
+
+}  // namespace rewoo::cli

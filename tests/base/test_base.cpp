@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "engine/base/result.h"
+#include "engine/base/thread_pool.h"
+#include "engine/base/trace.h"
+#include "tests/test_util.h"
+
+using namespace rewoo;
+
+namespace {
+Result<int> parse_positive(int x) {
+  if (x <= 0) return Error("expected a positive number, got " + std::to_string(x), "arg 1");
+  return x;
+}
+Result<int> doubled(int x) {
+  REWOO_TRY(parse_positive(x));
+  return 2 * x;
+}
+}  // namespace
+
+TEST_CASE("Result carries a value or an error with its location") {
+  auto ok = parse_positive(3);
+  REQUIRE(ok);
+  CHECK(*ok == 3);
+  auto bad = parse_positive(-1);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().to_string() == "arg 1: expected a positive number, got -1");
+  CHECK_THROWS_AS(bad.value(), BadResultAccess);
+  CHECK(bad.error().wrap("reading config").to_string() ==
+        "reading config: arg 1: expected a positive number, got -1");
+  CHECK(*doubled(4) == 8);
+  CHECK_FALSE(doubled(0));
+  Status s;
+  CHECK(s.ok());
+  Status f = Error("boom");
+  CHECK_FALSE(f.ok());
+  CHECK(f.error().message == "boom");
+}
+
+TEST_CASE("ThreadPool runs tasks concurrently and parallel_for covers the range once") {
+  ThreadPool pool(4);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::future<int>> futs;
+  for (int i = 0; i < 4; ++i)
+    futs.push_back(pool.submit([i] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return i * i;
+    }));
+  int sum = 0;
+  for (auto& f : futs) sum += f.get();
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(sum == 0 + 1 + 4 + 9);
+  CHECK(ms < 300);  // four 100 ms sleeps in parallel, not 400 ms
+
+  std::vector<std::atomic<int>> hits(1000);
+  pool.parallel_for(1000, 7, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) hits[i]++;
+  });
+  for (auto& h : hits) CHECK(h.load() == 1);
+}
+
+TEST_CASE("TraceSink writes one JSON object per line") {
+  test::TempDir dir;
+  TraceSink sink;
+  REQUIRE(sink.open_file((dir / "t.jsonl").string()).ok());
+  int seen = 0;
+  sink.on_event([&](const TraceEvent&) { ++seen; });
+  sink.emit("step_start", {{"step", 0}, {"tool", "X"}});
+  sink.emit("answer", {{"text", "done"}});
+  CHECK(seen == 2);
+  std::string text = test::read_file(dir / "t.jsonl");
+  auto nl = text.find('\n');
+  REQUIRE(nl != std::string::npos);
+  auto first = nlohmann::json::parse(text.substr(0, nl));
+  CHECK(first["event"] == "step_start");
+  CHECK(first["tool"] == "X");
+  CHECK(first.contains("t_ms"));
+  CHECK(sink.events().size() == 2);
+  CHECK_FALSE(sink.open_file((dir / "no/such/dir/x").string()).ok());
+}

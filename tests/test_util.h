@@ -1,0 +1,35 @@
+// Helpers shared by the test binaries: where the data is, temporary folders.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace rewoo::test {
+
+// ../shared/data beside the checkout (the real test data; see its README).
+std::filesystem::path data_dir();
+// The repository root.
+std::filesystem::path source_dir();
+// The build folder (where build/rewoo lives).
+std::filesystem::path binary_dir();
+// Reads a whole file; throws if it cannot.
+std::string read_file(const std::filesystem::path& p);
+
+// A fresh temporary folder, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs a shell command, returns its exit status; stdout+stderr go to *output.
+int run_command(const std::string& cmd, std::string* output = nullptr);
+
+}  // namespace rewoo::test
