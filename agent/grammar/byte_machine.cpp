@@ -129,8 +129,8 @@ bool ByteMachine::can_end(uint32_t set) const {
   return !v.empty() && v.front() == kEmptyStack;
 }
 
-uint32_t ByteMachine::truncate(uint32_t s, int depth) {
-  if (depth_[s] <= depth) return s;
+uint32_t ByteMachine::truncate(uint32_t s, int depth, bool always) {
+  if (depth_[s] < depth || (depth_[s] == depth && !always)) return s;
   uint32_t frames[64];
   if (depth > 64) throw std::logic_error("truncate: depth above 64");
   uint32_t t = s;

@@ -54,6 +54,13 @@ class FlatMap64 {
     }
   }
   size_t size() const { return size_; }
+  // Makes room for n entries without a rehash (a rehash of a big table is a
+  // multi-millisecond pause, which a token mask must not take).
+  void reserve(size_t n) {
+    size_t cap = keys_.size();
+    while (n * 2 > cap) cap *= 2;
+    if (cap != keys_.size()) rehash(cap);
+  }
 
  private:
   static size_t hash(uint64_t k) {
@@ -104,8 +111,9 @@ class ByteMachine {
   // The set holding just this (closed) stack.
   uint32_t singleton(uint32_t stack);
   // The top `depth` frames of `stack` over kUnknownStack, or `stack` itself
-  // when it has no more than `depth` frames.
-  uint32_t truncate(uint32_t stack, int depth);
+  // when it has no more than `depth` frames (unless `always`: then a stack of
+  // exactly `depth` frames gets kUnknownStack for its kEmptyStack).
+  uint32_t truncate(uint32_t stack, int depth, bool always = false);
   int stack_depth(uint32_t stack) const { return depth_[stack]; }
   // The stack with frame `pos` over `parent` (interned).
   uint32_t stack(uint32_t pos, uint32_t parent) { return intern_stack(pos, parent); }
@@ -114,6 +122,13 @@ class ByteMachine {
 
   size_t num_stacks() const { return pos_.size(); }
   size_t num_sets() const { return sets_.size(); }
+  size_t num_transitions() const { return trans_.size(); }
+  // Reserves hash-table room for `factor` times the current contents.
+  void reserve_growth(size_t factor) {
+    trans_.reserve(trans_.size() * factor);
+    stack_ids_.reserve(stack_ids_.size() * factor);
+    set_ids_.reserve(set_ids_.size() * factor);
+  }
 
  private:
   uint32_t intern_stack(uint32_t pos, uint32_t parent);

@@ -75,6 +75,8 @@ struct FlatTrie {
   }
 };
 
+constexpr size_t kRefineLimit = 1024;
+
 inline void set_bit(uint64_t* m, int t) { m[t >> 6] |= uint64_t{1} << (t & 63); }
 inline bool get_bit(const uint64_t* m, int t) { return (m[t >> 6] >> (t & 63)) & 1; }
 
@@ -133,14 +135,106 @@ struct TokenGrammar::Impl {
     return idx;
   }
 
+  // A deeper truncation of a stack can only settle tokens its shallower one
+  // left uncertain (the top frames are the same), so only those are re-run.
+  uint32_t refine_entry(uint32_t shallow, uint32_t key) {
+    Entry e;
+    e.accepted = entries[shallow].accepted;
+    const std::vector<int> unc = entries[shallow].uncertain;
+    uint32_t start = m->singleton(key);
+    for (int t : unc) {
+      uint32_t set = start;
+      bool esc = false;
+      for (char c : vocab->tokens[t]) {
+        ByteMachine::Step st = m->step(set, static_cast<uint8_t>(c));
+        esc = esc || st.escaped;
+        set = st.set;
+        if (set == ByteMachine::kDeadSet) break;
+      }
+      if (set != ByteMachine::kDeadSet) set_bit(e.accepted.data(), t);
+      else if (esc) e.uncertain.push_back(t);
+    }
+    entries.push_back(std::move(e));
+    uint32_t idx = static_cast<uint32_t>(entries.size() - 1);
+    entry_of_key.insert(key, idx);
+    return idx;
+  }
+
+  uint32_t ensure(uint32_t key, uint32_t shallow) {
+    uint32_t idx = entry_of_key.find(key);
+    if (idx != FlatMap64::kMissing) return idx;
+    return entries[shallow].uncertain.size() > kRefineLimit ? compute_entry(key) : refine_entry(shallow, key);
+  }
+
+  // Every one-frame entry, then two-frame entries for the frames whose
+  // one-frame entry leaves many tokens uncertain, over each statically
+  // possible caller frame.
+  void precompute() {
+    const auto& el = grammar.elements();
+    const auto& rules = grammar.rules();
+    std::vector<uint32_t> rule_of(el.size(), 0);
+    for (uint32_t r = 0; r < rules.size(); ++r)
+      for (uint32_t a : rules[r].alternatives)
+        for (uint32_t i = a; i < el.size(); ++i) {
+          rule_of[i] = r;
+          if (el[i].kind == Element::Kind::kEnd) break;
+        }
+    // callers[r]: return positions a frame of rule r can sit on; kNoCaller =
+    // the bottom of the stack (r finishes the root).
+    constexpr uint32_t kNoCaller = 0xFFFFFFFFu;
+    std::vector<std::vector<uint32_t>> callers(rules.size());
+    callers[grammar.root()].push_back(kNoCaller);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (uint32_t i = 0; i < el.size(); ++i) {
+        if (el[i].kind != Element::Kind::kRule) continue;
+        auto& dst = callers[el[i].value];
+        auto add = [&](uint32_t c) {
+          if (std::find(dst.begin(), dst.end(), c) == dst.end()) {
+            dst.push_back(c);
+            changed = true;
+          }
+        };
+        if (el[i + 1].kind != Element::Kind::kEnd) {
+          add(i + 1);
+        } else {
+          const auto src = callers[rule_of[i]];  // tail call: the caller's callers
+          for (uint32_t c : src) add(c);
+        }
+      }
+    }
+    size_t budget = 4096;
+    for (uint32_t p = 0; p < el.size(); ++p) {
+      if (el[p].kind != Element::Kind::kBytes) continue;
+      uint32_t idx = compute_entry(m->stack(p, ByteMachine::kUnknownStack));
+      if (entries[idx].uncertain.size() <= opts.uncertain_limit) continue;
+      for (uint32_t c : callers[rule_of[p]]) {
+        if (budget == 0) return;
+        --budget;
+        uint32_t parent = c == kNoCaller ? ByteMachine::kEmptyStack : m->stack(c, ByteMachine::kUnknownStack);
+        ensure(m->stack(p, parent), idx);
+      }
+    }
+  }
+
   uint32_t entry_for(uint32_t stack) {
     uint32_t idx = entry_of_stack.find(stack);
     if (idx != FlatMap64::kMissing) return idx;
+    const int full = m->stack_depth(stack);
+    // Keys over kUnknownStack up to the stack's own depth, then the exact
+    // stack; a short stack is thus refined from its precomputed top frame.
     for (int depth = 1;; ++depth) {
-      uint32_t key = m->truncate(stack, depth);
+      uint32_t key = depth <= full ? m->truncate(stack, depth, true) : stack;
+      uint32_t shallow = idx;
       idx = entry_of_key.find(key);
-      if (idx == FlatMap64::kMissing) idx = compute_entry(key);
-      if (key == stack || depth >= opts.max_depth || entries[idx].uncertain.size() <= opts.uncertain_limit)
+      if (idx == FlatMap64::kMissing) {
+        // Re-running a few uncertain tokens beats a trie walk; many of them
+        // (e.g. every " x" token after optional whitespace) share prefixes
+        // that a walk prunes at once.
+        idx = depth == 1 || entries[shallow].uncertain.size() > kRefineLimit ? compute_entry(key)
+                                                                                : refine_entry(shallow, key);
+      }
+      if (key == stack || depth > opts.max_depth || entries[idx].uncertain.size() <= opts.uncertain_limit)
         break;
     }
     entry_of_stack.insert(stack, idx);
@@ -189,13 +283,9 @@ std::shared_ptr<TokenGrammar> TokenGrammar::create(Grammar grammar, std::shared_
   im.words = (im.vocab->tokens.size() + 63) / 64;
   auto t0 = std::chrono::steady_clock::now();
   im.trie.build(im.vocab->tokens, im.vocab->eos);
-  if (opts.precompute) {
-    const auto& el = im.grammar.elements();
-    for (uint32_t p = 0; p < el.size(); ++p) {
-      if (el[p].kind != Element::Kind::kBytes) continue;
-      im.compute_entry(im.m->stack(p, ByteMachine::kUnknownStack));
-    }
-  }
+  if (opts.precompute) im.precompute();
+  im.m->reserve_growth(4);
+  im.entry_of_stack.reserve(4096);
   im.precompute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return tg;
 }
@@ -212,6 +302,7 @@ TokenGrammarStats TokenGrammar::stats() const {
   s.stacks = impl_->m->num_stacks();
   s.sets = impl_->m->num_sets();
   s.trie_nodes = impl_->trie.byte.size();
+  s.transitions = impl_->m->num_transitions();
   return s;
 }
 

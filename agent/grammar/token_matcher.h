@@ -55,6 +55,7 @@ struct TokenGrammarStats {
   size_t stacks = 0;        // interned stacks
   size_t sets = 0;          // interned parser states
   size_t trie_nodes = 0;
+  size_t transitions = 0;   // memoised (state, byte) steps
 };
 
 class TokenGrammar {
