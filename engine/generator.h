@@ -104,6 +104,8 @@ class Generator {
   Result<double> perplexity(std::span<const int32_t> tokens);
 
  private:
+  std::vector<Result<GenerateResult>> run_batch(std::span<const GenerateRequest> requests,
+                                                const std::vector<std::vector<int32_t>>* token_prompts);
   Model& model_;
 };
 

@@ -33,6 +33,9 @@ class Tokenizer {
   // Text -> ids (SentencePiece's normalisation and dummy prefix), with BOS
   // first if add_bos. Empty text gives just [BOS] (or nothing).
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+  // Text that continues existing text: no BOS and no dummy-prefix space
+  // (for jump-forward and appended prompt pieces).
+  std::vector<int32_t> encode_continuation(std::string_view text) const;
   // ids -> text as SentencePiece decodes it (leading dummy space removed).
   std::string decode(const std::vector<int32_t>& ids) const;
 

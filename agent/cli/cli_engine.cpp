@@ -1,10 +1,147 @@
+// rewoo generate / model info / model random / quantize: the engine's commands.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "agent/cli/commands.h"
+#include "engine/generator.h"
+#include "engine/model.h"
+#include "engine/model_loader.h"
 
 namespace rewoo::cli {
 
+namespace {
+
+using namespace rewoo::engine;
+
+struct GenerateArgs {
+  std::string model, tokenizer, prompt, device = "auto";
+  float temperature = 0.0f, top_p = 1.0f, repeat_penalty = 1.0f;
+  int top_k = 0, max_tokens = 256, threads = 0;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+  bool json = false, no_bos = false, stats = false;
+};
+
+void run_generate(const GenerateArgs& a, Context& ctx) {
+  auto dev = parse_device(a.device);
+  if (!dev) {
+    fmt::print(stderr, "rewoo generate: {}\n", dev.error().to_string());
+    ctx.exit_code = 2;
+    return;
+  }
+  LoadOptions lo;
+  lo.tokenizer_path = a.tokenizer;
+  lo.backend.device = *dev;
+  lo.backend.threads = a.threads;
+  auto m = Model::load(a.model, lo);
+  if (!m) {
+    fmt::print(stderr, "rewoo generate: {}\n", m.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  Generator gen(**m);
+  GenerateOptions o;
+  o.max_tokens = a.max_tokens;
+  o.temperature = a.temperature;
+  o.top_p = a.top_p;
+  o.top_k = a.top_k;
+  o.repetition_penalty = a.repeat_penalty;
+  o.seed = a.seed;
+  o.stop = a.stop;
+  o.add_bos = !a.no_bos;
+  TextCallback cb;
+  if (!a.json) cb = [](std::string_view s) {
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  };
+  auto r = gen.generate(a.prompt, o, cb);
+  if (!r) {
+    fmt::print(stderr, "rewoo generate: {}\n", r.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  int n = static_cast<int>(r->tokens.size());
+  if (a.json) {
+    nlohmann::json j = {{"text", r->text},           {"tokens", r->tokens},
+                        {"prompt_tokens", r->prompt_tokens}, {"stop_reason", stop_reason_name(r->stop_reason)},
+                        {"prefill_ms", r->prefill_ms}, {"decode_ms", r->decode_ms},
+                        {"backend", (*m)->backend().name()}};
+    fmt::print("{}\n", j.dump());
+  }
+  if (a.stats || a.json)
+    fmt::print(stderr, "\n[{}; prompt {} tokens in {:.1f} ms; {} tokens in {:.1f} ms ({:.2f} tok/s); stop: {}]\n",
+               (*m)->backend().name(), r->prompt_tokens, r->prefill_ms, n, r->decode_ms,
+               n > 1 ? (n - 1) * 1000.0 / std::max(1e-9, r->decode_ms) : 0.0, stop_reason_name(r->stop_reason));
+}
+
+void run_model_info(const std::string& path, bool json, Context& ctx) {
+  auto w = load_weights(path);
+  if (!w) {
+    fmt::print(stderr, "rewoo model info: {}\n", w.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  const auto& c = (*w)->config;
+  const auto& q = (*w)->quant;
+  if (json) {
+    nlohmann::json j = {{"dim", c.dim}, {"hidden_dim", c.hidden_dim}, {"n_layers", c.n_layers},
+                        {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
+                        {"vocab_size", c.vocab_size}, {"max_seq_len", c.max_seq_len}, {"rope_theta", c.rope_theta},
+                        {"rope_scaling_factor", c.rope_scaling_factor}, {"norm_eps", c.norm_eps},
+                        {"tie_embeddings", c.tie_embeddings}, {"bits", q.bits}, {"group_size", q.group_size},
+                        {"desc_act", q.desc_act}, {"sym", q.sym}, {"n_params", (*w)->n_params()},
+                        {"decode_bytes", (*w)->decode_bytes()}};
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  fmt::print("model:        {}\n", path);
+  fmt::print("config:       {}\n", c.summary());
+  fmt::print("quantization: {}\n", q.summary());
+  fmt::print("parameters:   {:.3f} M\n", (*w)->n_params() / 1e6);
+  fmt::print("decode reads: {:.1f} MB of weights per token\n", (*w)->decode_bytes() / 1e6);
+}
+
+}  // namespace
+
 void register_engine_commands(CLI::App& app, Context& ctx) {
-  (void)app;
-  (void)ctx;
+  auto ga = std::make_shared<GenerateArgs>();
+  auto* gen = app.add_subcommand("generate", "Generate a continuation of a prompt with a local model");
+  gen->add_option("--model,-m", ga->model, "Model folder (safetensors + config.json) or llama2.c .bin")->required();
+  gen->add_option("--tokenizer", ga->tokenizer, "SentencePiece tokenizer.model (default: beside the model)");
+  gen->add_option("--prompt,-p", ga->prompt, "Prompt text (\"\" starts from BOS alone)");
+  gen->add_option("--temperature,-t", ga->temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
+  gen->add_option("--top-p", ga->top_p, "Nucleus sampling mass")->capture_default_str();
+  gen->add_option("--top-k", ga->top_k, "Keep the k most likely tokens; 0 = off")->capture_default_str();
+  gen->add_option("--repeat-penalty", ga->repeat_penalty, "Repetition penalty (Hugging Face semantics)")->capture_default_str();
+  gen->add_option("--seed", ga->seed, "Random seed")->capture_default_str();
+  gen->add_option("--stop", ga->stop, "Stop string (repeatable); never printed");
+  gen->add_option("--max-tokens,-n", ga->max_tokens, "Most tokens to generate")->capture_default_str();
+  gen->add_option("--device", ga->device, "cpu, cuda or auto")->capture_default_str();
+  gen->add_option("--threads", ga->threads, "CPU threads; 0 = all cores");
+  gen->add_flag("--no-bos", ga->no_bos, "Do not prepend BOS to the prompt");
+  gen->add_flag("--stats", ga->stats, "Print timings to stderr");
+  gen->add_flag("--json", ga->json, "Print one JSON object instead of streaming text");
+  gen->footer(
+      "Examples:\n"
+      "  rewoo generate -m ../shared/data/models/stories260K/stories260K.bin \\\n"
+      "      --tokenizer ../shared/data/models/stories260K/tok512.model --prompt \"\" -n 256\n"
+      "  rewoo generate -m models/airoboros-c34b-gptq -p \"A chat. USER: Hi ASSISTANT:\" \\\n"
+      "      -t 0.7 --top-p 0.95 --repeat-penalty 1.15 --stop USER:");
+  gen->callback([ga, &ctx] { run_generate(*ga, ctx); });
+
+  auto* model = app.add_subcommand("model", "Inspect or create model files");
+  model->require_subcommand(1);
+  auto info_path = std::make_shared<std::string>();
+  auto info_json = std::make_shared<bool>(false);
+  auto* info = model->add_subcommand("info", "Print a model's config, quantization and size");
+  info->add_option("path", *info_path, "Model folder or llama2.c .bin")->required();
+  info->add_flag("--json", *info_json, "JSON output");
+  info->callback([info_path, info_json, &ctx] { run_model_info(*info_path, *info_json, ctx); });
 }
 
 }  // namespace rewoo::cli

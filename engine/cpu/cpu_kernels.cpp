@@ -1,0 +1,99 @@
+#include "engine/cpu/cpu_kernels.h"
+
+namespace rewoo::engine::cpu {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+bool can_pack(const QuantLinear& q) {
+  if (q.in % 32 != 0) return false;
+  for (int b : q.group_bounds)
+    if (b % 32 != 0) return false;
+  return true;
+}
+
+PackedQuant pack_quant(const QuantLinear& q) {
+  PackedQuant p;
+  p.in = q.in;
+  p.out = q.out;
+  p.out_pad = (q.out + 7) / 8 * 8;
+  p.bits = q.bits;
+  p.n_groups = q.n_groups;
+  p.bounds = q.group_bounds;
+  p.perm = q.perm;
+  const int rb = q.in / 32, ncb = p.out_pad / 8;
+  p.blocks.assign(static_cast<size_t>(ncb) * rb * q.bits * 8, 0);
+  // The source packs rows as a per-column bit stream too, with the same bit
+  // positions inside each 32-row block, so words copy across unchanged.
+  const size_t src_words_per_block = static_cast<size_t>(q.bits);  // 32 rows * bits / 32
+  for (int c = 0; c < ncb; ++c)
+    for (int r = 0; r < rb; ++r)
+      for (int b = 0; b < q.bits; ++b)
+        for (int l = 0; l < 8; ++l) {
+          int col = c * 8 + l;
+          if (col >= q.out) continue;
+          p.blocks[((static_cast<size_t>(c) * rb + r) * q.bits + b) * 8 + l] =
+              q.qweight[(r * src_words_per_block + b) * q.out + col];
+        }
+  p.scales.assign(static_cast<size_t>(q.n_groups) * p.out_pad, 0.0f);
+  p.szeros.assign(static_cast<size_t>(q.n_groups) * p.out_pad, 0.0f);
+  for (int g = 0; g < q.n_groups; ++g)
+    for (int j = 0; j < q.out; ++j) {
+      float s = q.scales[static_cast<size_t>(g) * q.out + j];
+      p.scales[static_cast<size_t>(g) * p.out_pad + j] = s;
+      p.szeros[static_cast<size_t>(g) * p.out_pad + j] = s * static_cast<float>(q.zeros[static_cast<size_t>(g) * q.out + j]);
+    }
+  return p;
+}
+
+void qgemm_ref(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1) {
+  const int rb = w.in / 32, bits = w.bits;
+  const uint32_t mask = (1u << bits) - 1;
+  for (int c = cb0; c < cb1; ++c) {
+    const uint32_t* blk = w.blocks.data() + static_cast<size_t>(c) * rb * bits * 8;
+    for (int t = 0; t < n; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * w.in;
+      float out[8] = {0};
+      for (int g = 0; g < w.n_groups; ++g) {
+        float acc[8] = {0};
+        for (int r = w.bounds[g] / 32; r < w.bounds[g + 1] / 32; ++r) {
+          const uint32_t* wb = blk + static_cast<size_t>(r) * bits * 8;
+          for (int i = 0; i < 32; ++i) {
+            int bit = i * bits, word = bit / 32, sh = bit % 32;
+            float xv = xt[r * 32 + i];
+            for (int l = 0; l < 8; ++l) {
+              uint64_t v = wb[word * 8 + l] >> sh;
+              if (sh + bits > 32) v |= static_cast<uint64_t>(wb[(word + 1) * 8 + l]) << (32 - sh);
+              acc[l] += xv * static_cast<float>(static_cast<uint32_t>(v) & mask);
+            }
+          }
+        }
+        const float* sc = w.scales.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
+        const float* sz = w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
+        float gs = gsum[static_cast<size_t>(t) * w.n_groups + g];
+        for (int l = 0; l < 8; ++l) out[l] += sc[l] * acc[l] - sz[l] * gs;
+      }
+      for (int l = 0; l < 8 && c * 8 + l < w.out; ++l) y[static_cast<size_t>(t) * ldy + c * 8 + l] = out[l];
+    }
+  }
+}
+
+void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
+  for (int t = 0; t < n; ++t) {
+    const float* xt = x + static_cast<size_t>(t) * in;
+    for (int o = o0; o < o1; ++o) {
+      const float* wo = w + static_cast<size_t>(o) * in;
+      float s = 0.0f;
+      for (int i = 0; i < in; ++i) s += wo[i] * xt[i];
+      y[static_cast<size_t>(t) * ldy + o] = s;
+    }
+  }
+}
+
+}  // namespace rewoo::engine::cpu
