@@ -22,6 +22,23 @@ void quant_put(uint32_t* packed, int bits, int cols, int row, int col, uint32_t 
   if (shift + bits > 32) packed[(word + 1) * cols + col] |= v >> (32 - shift);
 }
 
+// Copies row `srow` of a packed [rows*bits/32, cols] buffer into row `drow`
+// of another (destination slot zeroed).
+void copy_packed_row(const uint32_t* src, int srow, uint32_t* dst, int drow, int bits, int cols) {
+  const uint32_t mask = (1u << bits) - 1;
+  size_t sb = static_cast<size_t>(srow) * bits, db = static_cast<size_t>(drow) * bits;
+  size_t sw = sb / 32, ss = sb % 32, dw = db / 32, ds = db % 32;
+  const uint32_t* s0 = src + sw * cols;
+  uint32_t* d0 = dst + dw * cols;
+  for (int j = 0; j < cols; ++j) {
+    uint64_t v = s0[j] >> ss;
+    if (ss + bits > 32) v |= static_cast<uint64_t>(s0[j + cols]) << (32 - ss);
+    uint32_t x = static_cast<uint32_t>(v) & mask;
+    d0[j] |= x << ds;
+    if (ds + bits > 32) d0[j + cols] |= x >> (32 - ds);
+  }
+}
+
 uint32_t QuantLinear::get(int k, int j) const { return quant_get(qweight.data(), bits, out, k, j); }
 
 std::vector<float> QuantLinear::dequantize() const {

@@ -104,4 +104,8 @@ uint32_t quant_get(const uint32_t* packed, int bits, int cols, int row, int col)
 // Writes one value into such a buffer (it must start zeroed for that slot).
 void quant_put(uint32_t* packed, int bits, int cols, int row, int col, uint32_t v);
 
+// Copies row srow of one such buffer into row drow of another whose slot for
+// that row is zero (rows reordering in O(cols) per row).
+void copy_packed_row(const uint32_t* src, int srow, uint32_t* dst, int drow, int bits, int cols);
+
 }  // namespace rewoo::engine

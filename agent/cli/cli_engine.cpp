@@ -10,6 +10,11 @@
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_loader.h"
+#include "engine/model_writer.h"
+
+#include <unistd.h>
+
+#include <filesystem>
 
 namespace rewoo::cli {
 
@@ -106,6 +111,79 @@ void run_model_info(const std::string& path, bool json, Context& ctx) {
   fmt::print("decode reads: {:.1f} MB of weights per token\n", (*w)->decode_bytes() / 1e6);
 }
 
+// The Llama 2 tokenizer from the shared data folder, looked for beside the
+// working directory and beside the executable (build/rewoo in a checkout).
+std::filesystem::path find_llama2_tokenizer() {
+  namespace fs = std::filesystem;
+  const fs::path rel = fs::path("shared") / "data" / "tokenizers" / "llama2" / "tokenizer.model";
+  std::vector<fs::path> bases = {fs::current_path(), fs::current_path().parent_path()};
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) bases.push_back(p);
+  }
+  for (auto& b : bases)
+    if (fs::exists(b / rel)) return b / rel;
+  return {};
+}
+
+struct RandomArgs {
+  std::string out, shape = "tiny", tokenizer;
+  int bits = 4, group_size = 128, layers = 0;
+  bool act_order = false, float32 = false, force = false;
+  uint64_t seed = 0;
+};
+
+void run_model_random(const RandomArgs& a, Context& ctx) {
+  namespace fs = std::filesystem;
+  auto shape = shape_by_name(a.shape);
+  if (!shape) {
+    fmt::print(stderr, "rewoo model random: {}\n", shape.error().to_string());
+    ctx.exit_code = 2;
+    return;
+  }
+  if (a.layers > 0) shape->n_layers = a.layers;
+  {
+    std::error_code ec;
+    if (fs::exists(a.out) && !fs::is_empty(a.out, ec) && !a.force) {
+      fmt::print(stderr, "rewoo model random: {} exists and is not empty; pass --force to write into it\n", a.out);
+      ctx.exit_code = 2;
+      return;
+    }
+  }
+  RandomOptions ro;
+  ro.bits = a.bits;
+  ro.group_size = a.group_size;
+  ro.act_order = a.act_order;
+  ro.seed = a.seed;
+  fmt::print(stderr, "rewoo: making a random {} model ({}; {} bits, group {}{}) in {}\n", a.shape, shape->summary(),
+             a.bits, a.group_size, a.act_order ? ", act-order" : "", a.out);
+  auto w = random_weights(*shape, ro);
+  if (!w) {
+    fmt::print(stderr, "rewoo model random: {}\n", w.error().to_string());
+    ctx.exit_code = 2;
+    return;
+  }
+  if (auto st = save_model_dir(**w, a.out, a.float32); !st) {
+    fmt::print(stderr, "rewoo model random: {}\n", st.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  fs::path tok = a.tokenizer.empty() ? find_llama2_tokenizer() : fs::path(a.tokenizer);
+  if (tok.empty()) {
+    fmt::print(stderr, "rewoo: warning: no Llama 2 tokenizer.model found; pass --tokenizer to copy one beside the model\n");
+  } else {
+    std::error_code ec;
+    fs::copy_file(tok, fs::path(a.out) / "tokenizer.model", fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      fmt::print(stderr, "rewoo model random: cannot copy {}: {}\n", tok.string(), ec.message());
+      ctx.exit_code = 1;
+      return;
+    }
+  }
+  fmt::print("{}\n", a.out);
+}
+
 }  // namespace
 
 void register_engine_commands(CLI::App& app, Context& ctx) {
@@ -142,6 +220,26 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
   info->add_option("path", *info_path, "Model folder or llama2.c .bin")->required();
   info->add_flag("--json", *info_json, "JSON output");
   info->callback([info_path, info_json, &ctx] { run_model_info(*info_path, *info_json, ctx); });
+
+  auto ra = std::make_shared<RandomArgs>();
+  auto* rnd = model->add_subcommand("random", "Write a random-weight model of a real shape (tests, benchmarks)");
+  rnd->add_option("out_dir", ra->out, "Folder to write (created)")->required();
+  rnd->add_option("--shape", ra->shape, "tiny, small, 1b, 7b, 13b, 34b or 70b")->capture_default_str();
+  rnd->add_option("--bits", ra->bits, "2, 3, 4, 8, or 0 for a float (fp16) model")->capture_default_str();
+  rnd->add_option("--group-size", ra->group_size, "GPTQ group size; -1 = no groups")->capture_default_str();
+  rnd->add_flag("--act-order", ra->act_order, "Random act-order g_idx (desc_act)");
+  rnd->add_option("--seed", ra->seed, "Random seed")->capture_default_str();
+  rnd->add_option("--layers", ra->layers, "Override the shape's number of layers");
+  rnd->add_option("--tokenizer", ra->tokenizer, "tokenizer.model to copy beside it (default: shared Llama 2 tokenizer)");
+  rnd->add_flag("--force", ra->force, "Write into a non-empty folder (overwrites model files)");
+  rnd->add_flag("--fp32", ra->float32, "Store float tensors as fp32 instead of fp16");
+  rnd->footer(
+      "Writes model.safetensors (AutoGPTQ layout), config.json, quantize_config.json and the\n"
+      "Llama 2 tokenizer.model (vocab 32000).\n"
+      "Examples:\n"
+      "  rewoo model random /tmp/tiny --shape tiny --bits 4 --group-size 32 --act-order --seed 1\n"
+      "  rewoo model random /tmp/34b --shape 34b --bits 4 --group-size -1 --act-order");
+  rnd->callback([ra, &ctx] { run_model_random(*ra, ctx); });
 }
 
 }  // namespace rewoo::cli
