@@ -4,6 +4,7 @@
 #include <string>
 
 #include "tools/hyperlink_extractor.h"
+#include "tools/web/web_tools.h"
 
 namespace rewoo::tools {
 namespace {
@@ -27,23 +28,36 @@ class UnavailableTool : public Tool {
   std::string name_, description_, input_;
 };
 
+// A web tool whose configuration (REWOO_WEB_CONFIG etc.) is invalid: every
+// call reports the configuration error.
+class MisconfiguredTool : public UnavailableTool {
+ public:
+  MisconfiguredTool(const Tool& real, std::string error)
+      : UnavailableTool(real.name(), real.description(), real.input_description()),
+        error_(std::move(error)) {}
+  ToolResult invoke(const std::string&, const ToolContext&) override {
+    return ToolResult::failure(name() + ": web configuration error: " + error_);
+  }
+
+ private:
+  std::string error_;
+};
+
 }  // namespace
 
 void register_builtin_tools(Registry& registry) {
+  auto config = web::WebConfig::from_env();
+  register_builtin_tools(registry, config ? *config : web::WebConfig{});
+  if (!config) {
+    for (ToolPtr t : {registry.get("DuckDuckGo"), registry.get("TextScraper")})
+      registry.set(std::make_shared<MisconfiguredTool>(*t, config.error().to_string()));
+  }
+}
+
+void register_builtin_tools(Registry& registry, const web::WebConfig& web_config) {
   // Descriptions are the seed model's (Airoboros 2.1) own tool texts.
-  registry.set(std::make_shared<UnavailableTool>(
-      "DuckDuckGo",
-      "Tool that allows the user to search for information using the DuckDuckGo search engine. "
-      "This tool is useful in finding an appropriate list of sites that may include the answer "
-      "to the user's question. The function doesn't directly answer the question; it finds a "
-      "list of sites that may have the answer.",
-      "a search query"));
-  registry.set(std::make_shared<UnavailableTool>(
-      "TextScraper",
-      "Load one or more websites from the input string containing newline delimited links, "
-      "where input is one or more links, and produces plain text output containing the content "
-      "of the links.",
-      "newline-separated URLs"));
+  registry.set(std::make_shared<web::SearchTool>(web_config));
+  registry.set(std::make_shared<web::TextScraperTool>(web_config));
   registry.set(std::make_shared<HyperlinkExtractor>());
   registry.set(std::make_shared<UnavailableTool>(
       "KnowledgeModel",

@@ -10,9 +10,14 @@
 #pragma once
 
 #include "tools/registry.h"
+#include "tools/web/web_config.h"
 
 namespace rewoo::tools {
 
+// The web tools read their settings from the environment
+// (WebConfig::from_env: REWOO_WEB_CONFIG, REWOO_SEARCH_URL, ...).
 void register_builtin_tools(Registry& registry);
+// The same with an explicit web configuration (from rewoo's config file).
+void register_builtin_tools(Registry& registry, const web::WebConfig& web_config);
 
 }  // namespace rewoo::tools

@@ -1,5 +1,7 @@
 #include "tools/hyperlink_extractor.h"
 
+#include "tools/http/url.h"
+
 #include <gumbo.h>
 #include <re2/re2.h>
 
@@ -121,12 +123,17 @@ std::string trim_url(std::string_view url) {
 }
 
 std::string resolve_link(std::string_view href, std::string_view base_url) {
-  (void)base_url;  // relative links: resolved by the web tools later
   while (!href.empty() && std::isspace(static_cast<unsigned char>(href.front()))) href.remove_prefix(1);
   while (!href.empty() && std::isspace(static_cast<unsigned char>(href.back()))) href.remove_suffix(1);
   if (starts_with_nocase(href, "http://") || starts_with_nocase(href, "https://"))
     return std::string(href);
-  return {};
+  if (base_url.empty() || href.empty() || href.front() == '#') return {};
+  // Relative (or scheme-relative) link: resolved against the page's URL.
+  auto abs = http::resolve_url(std::string(base_url), std::string(href));
+  if (!abs) return {};
+  std::string url = *abs;
+  if (size_t hash = url.find('#'); hash != std::string::npos) url.resize(hash);
+  return url;
 }
 
 bool looks_like_html(std::string_view text) {

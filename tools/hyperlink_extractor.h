@@ -11,8 +11,8 @@
 // looked for only in text outside <script>/<style>. Links come in order of
 // first appearance, without duplicates.
 //
-// Relative hrefs are resolved against `base_url` by resolve_link(); for now
-// only absolute http(s) hrefs are kept (the web tools extend this).
+// Relative hrefs are resolved against `base_url` by resolve_link() (dropped
+// when there is no base URL).
 #pragma once
 
 #include <string>
@@ -34,7 +34,7 @@ bool looks_like_html(std::string_view text);
 std::string trim_url(std::string_view url);
 
 // The absolute http(s) URL an href points to, or "" when it has none
-// (mailto:, javascript:, fragments, and relative links for now).
+// (mailto:, javascript:, fragments, and relative links without a base URL).
 std::string resolve_link(std::string_view href, std::string_view base_url);
 
 class HyperlinkExtractor : public Tool {

@@ -71,6 +71,13 @@ TEST_CASE("links: trim_url and resolve_link") {
   CHECK(trim_url("https://a.org/(x)") == "https://a.org/(x)");
   CHECK(resolve_link("  HTTPS://A.org/x ", "") == "HTTPS://A.org/x");
   CHECK(resolve_link("#top", "https://a.org/") == "");
+  CHECK(resolve_link("/x/y?z=1#f", "https://a.org/dir/page.html") == "https://a.org/x/y?z=1");
+  CHECK(resolve_link("../up", "https://a.org/dir/sub/page.html") == "https://a.org/dir/up");
+  CHECK(resolve_link("//cdn.org/p", "http://a.org/") == "http://cdn.org/p");
+  CHECK(resolve_link("mailto:x@y.org", "https://a.org/") == "");
+  CHECK(resolve_link("/relative", "") == "");
+  CHECK(extract_links("<a href='/rel'>r</a><a href='page2.html'>p</a>", "https://a.org/d/i.html") ==
+        V{"https://a.org/rel", "https://a.org/d/page2.html"});
 }
 
 TEST_CASE("links: the tool joins links with newlines") {
@@ -88,7 +95,7 @@ TEST_CASE("builtin tools: the seed's names are registered; placeholders fail cle
   Registry reg;
   register_builtin_tools(reg);
   CHECK(reg.names() == V{"DuckDuckGo", "HyperlinkExtractor", "KnowledgeModel", "TextScraper"});
-  for (std::string n : {"DuckDuckGo", "TextScraper", "KnowledgeModel"}) {
+  for (std::string n : {"KnowledgeModel"}) {  // DuckDuckGo/TextScraper: tools/web
     auto r = reg.find(n)->invoke("x", ToolContext{});
     CHECK_FALSE(r.ok);
     CHECK(r.text.rfind(n + " is not available in this build: ", 0) == 0);
