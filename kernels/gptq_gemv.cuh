@@ -1,0 +1,59 @@
+// GPTQ quantized matrix products for small batches (decode) and the
+// dequantize-to-fp16 step of the prefill path.
+//
+// Weight layout on the GPU (one linear layer, K inputs, N outputs):
+//  - qweight: uint32 [K * bits / 32, N], rows already reordered so that each
+//    group is a contiguous run of `group_size` rows (act-order becomes a
+//    permutation `perm` of the activation, x_r[k] = x[perm[k]]).
+//    4-bit: AutoGPTQ's packing unchanged (8 rows per word, low nibble first).
+//    3-bit: 32 rows in 3 words, repacked at upload by gptq3_repack() into a
+//    layout whose values sit where fp16 tricks can reach them (see the .cu).
+//  - sz: half2 [n_groups, N] = (scale, zero) with the real zero point (AutoGPTQ
+//    stores zero-1; the +1 is applied at upload). No groups: n_groups = 1 and
+//    group_size = K.
+// Activations are fp32 [M, K]; products accumulate in fp32 on tensor cores
+// with weights dequantized to fp16 in registers.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace rewoo::kernels {
+
+// Largest batch gptq_gemv() takes; larger batches use gptq_dequant() + a GEMM.
+constexpr int kGptqGemvMaxRows = 32;
+
+// The activation order gptq_gemv() reads: x[m][i] goes to xh[m][dest[i]],
+// dest = gptq_input_order(perm, K, bits) (the act-order permutation plus the
+// register pairing of the kernel; computed once per layer at upload). Any
+// kernel that writes a GEMV input can scatter through dest itself.
+std::vector<int32_t> gptq_input_order(const int32_t* perm, int K, int bits);
+void gptq_stage_input(cudaStream_t stream, const float* x, const int32_t* dest, half* xh, int M,
+                      int K);
+
+// out[m * ldo + n] += sum_k x[m][perm[k]] * W[k][n] (+ bias[n]) for
+// m < M <= kGptqGemvMaxRows, with x given staged (xh, see above). `out` must
+// be initialised (zero, or a residual to add to): blocks add their partial
+// sums atomically. bias may be null. Requires K % 32 == 0, N % 4 == 0,
+// group_size a power of two >= 32, or >= K (no groups).
+void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
+               const float* bias, float* out, int M, int K, int N, int ldo, int bits,
+               int group_size);
+
+// w[k * N + n] = dequantized weight of reordered row k (fp16), for the GEMM
+// path: multiply by gptq_permute_half(x) to get the same product.
+void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w,
+                  int K, int N, int bits, int group_size);
+
+// xh[m * K + k] = half(x[m * K + perm[k]]) (perm may be null).
+void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm, half* xh,
+                       int M, int K);
+
+// Rewrites 3-bit AutoGPTQ-packed words [K / 32 * 3, N] into the kernel layout,
+// in place is not allowed (src != dst).
+void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N);
+
+}  // namespace rewoo::kernels

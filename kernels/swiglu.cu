@@ -1,0 +1,35 @@
+#include "kernels/swiglu.cuh"
+
+#include "kernels/common.cuh"
+
+#include <algorithm>
+
+namespace rewoo::kernels {
+namespace {
+
+__global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offset,
+                              float* __restrict__ out, int T, int hidden, float* zero,
+                              size_t zero_n) {
+  const size_t n = (size_t)T * hidden;
+  const size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const size_t t = i / hidden, j = i % hidden;
+    const float g = gu[t * ld + j], u = gu[t * ld + up_offset + j];
+    out[i] = g / (1.0f + expf(-g)) * u;
+  }
+  if (zero)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)
+      zero[i] = 0.0f;
+}
+
+}  // namespace
+
+void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* out, int T,
+            int hidden, float* zero, size_t zero_n) {
+  const size_t n = (size_t)T * hidden;
+  if (n == 0) return;
+  const int blocks = (int)std::min<size_t>((n + 255) / 256, 132 * 8);
+  swiglu_kernel<<<blocks, 256, 0, stream>>>(gu, ld, up_offset, out, T, hidden, zero, zero_n);
+}
+
+}  // namespace rewoo::kernels

@@ -1,0 +1,167 @@
+// Quantized GEMV bandwidth on the GPU for the linear layers of Llama-2-7B and
+// CodeLlama-34B shapes (random weights generated on the device), next to the
+// measured device-to-device copy bandwidth.
+//   build/tests/bench/bench_cuda_gemv [--layers N]
+// Prints, per shape, bits, group and batch: microseconds per product, GB/s of
+// weight bytes and the fraction of copy bandwidth; then a decode-step
+// projection (all linear layers of the model, batch 1).
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/gptq_gemv.cuh"
+
+#define CK(x)                                                                           \
+  do {                                                                                  \
+    cudaError_t e = (x);                                                                \
+    if (e != cudaSuccess) {                                                             \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
+      std::exit(1);                                                                     \
+    }                                                                                   \
+  } while (0)
+
+namespace {
+
+__global__ void fill_u32(uint32_t* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+    h ^= h >> 15; h *= 2246822519u; h ^= h >> 13; h *= 3266489917u; h ^= h >> 16;
+    p[i] = h;
+  }
+}
+__global__ void fill_sz(half2* p, size_t n, int zmax) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    p[i] = __halves2half2(__float2half(0.001f + 0.00001f * (i % 97)), __float2half((float)(1 + i % zmax)));
+}
+__global__ void fill_h(half* p, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    p[i] = __float2half(0.01f * (float)((int)(i % 201) - 100));
+}
+
+struct Mat {
+  int K, N;
+  uint32_t* q = nullptr;
+  half2* sz = nullptr;
+  int32_t* perm = nullptr;
+};
+
+double copy_bandwidth() {
+  const size_t bytes = size_t(2) << 30;
+  void *a, *b;
+  CK(cudaMalloc(&a, bytes));
+  CK(cudaMalloc(&b, bytes));
+  CK(cudaMemset(a, 1, bytes));
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  CK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+  std::vector<float> ts;
+  for (int i = 0; i < 10; ++i) {
+    CK(cudaEventRecord(e0));
+    CK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    ts.push_back(ms);
+  }
+  std::sort(ts.begin(), ts.end());
+  CK(cudaFree(a));
+  CK(cudaFree(b));
+  return 2.0 * bytes / (ts[ts.size() / 2] * 1e-3) / 1e9;  // read + write
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int layers = 6;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--layers") && i + 1 < argc) layers = std::atoi(argv[++i]);
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  const double bw = copy_bandwidth();
+  std::printf("device: %s, %d SMs; device-to-device copy %.0f GB/s (read+write)\n", prop.name,
+              prop.multiProcessorCount, bw);
+  struct Shape { const char* model; int dim, hidden, nh, nkv, n_layers; };
+  const Shape shapes[] = {{"7B", 4096, 11008, 32, 32, 32}, {"34B", 8192, 22016, 64, 8, 48}};
+  struct Quant { int bits, group; };
+  const Quant quants[] = {{4, -1}, {4, 128}, {3, 128}};
+  std::printf("%-4s %-6s %-10s %5s %9s %9s %7s\n", "model", "quant", "matrix", "batch", "us", "GB/s", "of copy");
+  for (const Shape& s : shapes)
+    for (const Quant& qz : quants) {
+      const int hd = s.dim / s.nh;
+      struct Lin { const char* name; int K, N; };
+      const Lin lins[] = {{"qkv", s.dim, (s.nh + 2 * s.nkv) * hd}, {"o", s.dim, s.dim},
+                          {"gate_up", s.dim, 2 * s.hidden}, {"down", s.hidden, s.dim}};
+      std::vector<std::vector<Mat>> mats(layers);
+      size_t layer_bytes = 0;
+      for (int l = 0; l < layers; ++l)
+        for (const Lin& li : lins) {
+          Mat m{li.K, li.N};
+          const int group = qz.group > 0 ? qz.group : li.K;
+          const int G = (li.K + group - 1) / group;
+          const size_t nq = (size_t)li.K * qz.bits / 32 * li.N;
+          CK(cudaMalloc(&m.q, nq * 4));
+          CK(cudaMalloc(&m.sz, (size_t)G * li.N * sizeof(half2)));
+          fill_u32<<<1024, 256>>>(m.q, nq, 1234u + l);
+          fill_sz<<<1024, 256>>>(m.sz, (size_t)G * li.N, 1 << qz.bits);
+          if (l == 0) layer_bytes += nq * 4 + (size_t)G * li.N * 4;
+          mats[l].push_back(m);
+        }
+      half* x;
+      float* out;
+      CK(cudaMalloc(&x, (size_t)32 * 2 * s.hidden * 2));
+      CK(cudaMalloc(&out, (size_t)32 * 2 * s.hidden * 4));
+      fill_h<<<256, 256>>>(x, (size_t)32 * 2 * s.hidden);
+      CK(cudaDeviceSynchronize());
+      cudaEvent_t e0, e1;
+      CK(cudaEventCreate(&e0));
+      CK(cudaEventCreate(&e1));
+      for (int M : {1, 4, 16, 32}) {
+        double layer_us = 0;
+        for (int li = 0; li < 4; ++li) {
+          const int reps = 20;
+          auto run = [&](int l) {
+            const Mat& m = mats[l][li];
+            rewoo::kernels::gptq_gemv(nullptr, x, m.q, m.sz, nullptr, out, M, m.K, m.N, m.N,
+                                      qz.bits, qz.group > 0 ? qz.group : m.K);
+          };
+          for (int l = 0; l < layers; ++l) run(l);
+          CK(cudaEventRecord(e0));
+          for (int r = 0; r < reps; ++r)
+            for (int l = 0; l < layers; ++l) run(l);
+          CK(cudaEventRecord(e1));
+          CK(cudaEventSynchronize(e1));
+          CK(cudaGetLastError());
+          float ms;
+          CK(cudaEventElapsedTime(&ms, e0, e1));
+          const double us = ms * 1e3 / (reps * layers);
+          const int group = qz.group > 0 ? qz.group : lins[li].K;
+          const double bytes = (double)lins[li].K * qz.bits / 8 * lins[li].N +
+                               (double)((lins[li].K + group - 1) / group) * lins[li].N * 4;
+          layer_us += us;
+          std::printf("%-4s %d-bit %-4s %-10s %5d %9.1f %9.0f %6.0f%%\n", s.model, qz.bits,
+                      qz.group > 0 ? "g128" : "", lins[li].name, M, us, bytes / us / 1e3,
+                      100.0 * bytes / us / 1e3 / bw);
+        }
+        std::printf("  -> %s %d-bit%s batch %d: linear layers %.2f ms/token-step (%.0f GB/s, %.0f%% of copy), "
+                    "ceiling %.0f steps/s\n", s.model, qz.bits, qz.group > 0 ? " g128" : "", M,
+                    layer_us * s.n_layers / 1e3, layer_bytes / layer_us / 1e3,
+                    100.0 * layer_bytes / layer_us / 1e3 / bw, 1e6 / (layer_us * s.n_layers));
+      }
+      for (auto& L : mats)
+        for (auto& m : L) {
+          cudaFree(m.q);
+          cudaFree(m.sz);
+        }
+      cudaFree(x);
+      cudaFree(out);
+    }
+  return 0;
+}

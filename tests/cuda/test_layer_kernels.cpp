@@ -1,0 +1,242 @@
+// Layer kernels (RMSNorm, RoPE + KV write, SwiGLU, embedding, dense GEMV,
+// split-K attention) vs float64 CPU references: random inputs, odd sizes,
+// poisoned outputs, fresh inputs for every check.
+#include <algorithm>
+#include <numeric>
+
+#include "kernels/attention.cuh"
+#include "kernels/dense_gemv.cuh"
+#include "kernels/embedding.cuh"
+#include "kernels/norm.cuh"
+#include "kernels/rope.cuh"
+#include "kernels/swiglu.cuh"
+#include "tests/cuda/cuda_test_util.h"
+
+using namespace rewoo::test::cuda;
+namespace k = rewoo::kernels;
+
+TEST_CASE("rmsnorm normalises rows and zeroes the next accumulator") {
+  uint32_t seed = 1;
+  for (int T : {1, 3, 17})
+    for (int dim : {8, 100, 8192}) {
+      CAPTURE(T);
+      CAPTURE(dim);
+      std::mt19937 rng(seed++);
+      const auto x = randn(rng, (size_t)T * dim, 3.0f), w = randn(rng, dim);
+      std::vector<double> ref((size_t)T * dim);
+      for (int t = 0; t < T; ++t) {
+        double ss = 0;
+        for (int i = 0; i < dim; ++i) ss += (double)x[t * dim + i] * x[t * dim + i];
+        const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
+        for (int i = 0; i < dim; ++i) ref[t * dim + i] = x[t * dim + i] * inv * w[i];
+      }
+      DeviceBuffer<float> dx(x), dw(w), out((size_t)T * dim), z(1234);
+      out.poison();
+      z.poison();
+      k::rmsnorm(nullptr, dx.get(), dw.get(), out.get(), T, dim, 1e-5f, z.get(), z.size());
+      CHECK(rel_err(out.download(), ref) < 1e-5);
+      const auto zz = z.download();
+      CHECK(std::all_of(zz.begin(), zz.end(), [](float v) { return v == 0.0f; }));
+    }
+}
+
+TEST_CASE("swiglu and embedding") {
+  std::mt19937 rng(7);
+  const int T = 5, hidden = 172;
+  const auto gu = randn(rng, (size_t)T * 2 * hidden, 2.0f);
+  std::vector<double> ref((size_t)T * hidden);
+  for (int t = 0; t < T; ++t)
+    for (int j = 0; j < hidden; ++j) {
+      const double g = gu[t * 2 * hidden + j], u = gu[t * 2 * hidden + hidden + j];
+      ref[t * hidden + j] = g / (1 + std::exp(-g)) * u;
+    }
+  DeviceBuffer<float> dgu(gu), out((size_t)T * hidden);
+  out.poison();
+  k::swiglu(nullptr, dgu.get(), 2 * hidden, hidden, out.get(), T, hidden);
+  CHECK(rel_err(out.download(), ref) < 1e-5);
+
+  const int vocab = 37, dim = 24;
+  const auto table = randn(rng, (size_t)vocab * dim);
+  const std::vector<int32_t> ids = {3, 0, 36, 37, -1, 3};
+  DeviceBuffer<float> dtab(table), e((size_t)ids.size() * dim);
+  DeviceBuffer<__half> htab(to_half(table));
+  DeviceBuffer<int32_t> dids(ids);
+  for (int half_table = 0; half_table < 2; ++half_table) {
+    e.poison();
+    if (half_table)
+      k::embedding(nullptr, dids.get(), htab.get(), e.get(), (int)ids.size(), dim, vocab);
+    else
+      k::embedding(nullptr, dids.get(), dtab.get(), e.get(), (int)ids.size(), dim, vocab);
+    const auto got = e.download();
+    for (size_t t = 0; t < ids.size(); ++t)
+      for (int i = 0; i < dim; ++i) {
+        const bool ok = ids[t] >= 0 && ids[t] < vocab;
+        float want = ok ? table[(size_t)ids[t] * dim + i] : 0.0f;
+        if (half_table) want = round_half(want);
+        CHECK(got[t * dim + i] == want);
+      }
+  }
+}
+
+TEST_CASE("dense_gemv fp16 and fp32 weights") {
+  uint32_t seed = 11;
+  for (int M : {1, 5, 9, 17})
+    for (int K : {64, 100, 4096})
+      for (int N : {1, 33}) {
+        for (int accumulate = 0; accumulate < 2; ++accumulate) {
+          CAPTURE(M);
+          CAPTURE(K);
+          CAPTURE(N);
+          std::mt19937 rng(seed++);
+          const auto x = randn(rng, (size_t)M * K), w = randn(rng, (size_t)N * K, 0.05f);
+          const auto bias = randn(rng, N), init = randn(rng, (size_t)M * N);
+          const auto wh = to_half(w);
+          for (int as_half = 0; as_half < 2; ++as_half) {
+            std::vector<double> ref((size_t)M * N);
+            for (int m = 0; m < M; ++m)
+              for (int n = 0; n < N; ++n) {
+                double s = bias[n] + (accumulate ? init[m * N + n] : 0.0);
+                for (int kk = 0; kk < K; ++kk)
+                  s += (double)x[m * K + kk] *
+                       (as_half ? __half2float(wh[(size_t)n * K + kk]) : w[(size_t)n * K + kk]);
+                ref[m * N + n] = s;
+              }
+            DeviceBuffer<float> dx(x), dw(w), db(bias), out((size_t)M * N);
+            DeviceBuffer<__half> dwh(wh);
+            if (accumulate) out.upload(init);
+            else out.poison();
+            if (as_half)
+              k::dense_gemv(nullptr, dx.get(), dwh.get(), db.get(), out.get(), M, K, N, N, accumulate);
+            else
+              k::dense_gemv(nullptr, dx.get(), dw.get(), db.get(), out.get(), M, K, N, N, accumulate);
+            CHECK(rel_err(out.download(), ref) < 1e-5);
+          }
+        }
+      }
+}
+
+namespace {
+
+std::vector<float> cos_sin_table(int max_seq, int hd, double theta) {
+  std::vector<float> cs((size_t)max_seq * hd);
+  for (int p = 0; p < max_seq; ++p)
+    for (int i = 0; i < hd / 2; ++i) {
+      const double a = p * std::pow(theta, -2.0 * i / hd);
+      cs[(size_t)p * hd + 2 * i] = (float)std::cos(a);
+      cs[(size_t)p * hd + 2 * i + 1] = (float)std::sin(a);
+    }
+  return cs;
+}
+
+}  // namespace
+
+TEST_CASE("rope_kv_write rotates q and k and fills the cache") {
+  for (bool interleaved : {false, true}) {
+    CAPTURE(interleaved);
+    std::mt19937 rng(interleaved ? 21 : 22);
+    const int T = 4, nh = 6, nkv = 2, hd = 16, max_seq = 40, slots = 3;
+    const int row = (nh + 2 * nkv) * hd;
+    const auto qkv = randn(rng, (size_t)T * row);
+    const std::vector<int32_t> pos = {0, 7, 39, 5}, slot = {2, 0, 1, 2};
+    const auto cs = cos_sin_table(max_seq, hd, 10000.0);
+    DeviceBuffer<float> dqkv(qkv), dcs(cs), q((size_t)T * nh * hd);
+    DeviceBuffer<int32_t> dpos(pos), dslot(slot);
+    const size_t cache_n = (size_t)slots * max_seq * nkv * hd;
+    DeviceBuffer<__half> kc(cache_n), vc(cache_n);
+    q.poison();
+    kc.poison();
+    vc.poison();
+    k::rope_kv_write(nullptr, dqkv.get(), dpos.get(), dslot.get(), dcs.get(), q.get(), kc.get(),
+                     vc.get(), T, nh, nkv, hd, max_seq, interleaved);
+    const auto qo = q.download();
+    const auto ko = kc.download(), vo = vc.download();
+    double q_err = 0;
+    int k_bad = 0;
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < nh + nkv; ++h)
+        for (int i = 0; i < hd / 2; ++i) {
+          const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + hd / 2;
+          const double ang = pos[t] * std::pow(10000.0, -2.0 * i / hd);
+          const double x0 = qkv[t * row + h * hd + a], x1 = qkv[t * row + h * hd + b];
+          const double y0 = x0 * std::cos(ang) - x1 * std::sin(ang);
+          const double y1 = x0 * std::sin(ang) + x1 * std::cos(ang);
+          if (h < nh) {
+            q_err = std::max({q_err, std::fabs(qo[(t * nh + h) * hd + a] - y0),
+                              std::fabs(qo[(t * nh + h) * hd + b] - y1)});
+          } else {
+            const size_t base = (((size_t)slot[t] * max_seq + pos[t]) * nkv + (h - nh)) * hd;
+            if (!(std::fabs(__half2float(ko[base + a]) - y0) <= 1e-3 * std::fabs(y0) + 1e-4)) ++k_bad;
+            if (!(std::fabs(__half2float(ko[base + b]) - y1) <= 1e-3 * std::fabs(y1) + 1e-4)) ++k_bad;
+          }
+        }
+    CHECK(q_err < 1e-5);
+    CHECK(k_bad == 0);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < nkv * hd; ++i) {
+        const size_t base = ((size_t)slot[t] * max_seq + pos[t]) * nkv * hd;
+        CHECK(__half2float(vo[base + i]) == round_half(qkv[t * row + (nh + nkv) * hd + i]));
+      }
+  }
+}
+
+TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)") {
+  struct Case { int T, nh, nkv, hd, max_seq, chunk; };
+  const Case cases[] = {{3, 8, 4, 8, 64, 32},  {5, 4, 4, 64, 300, 64}, {2, 64, 8, 128, 1100, 128},
+                        {6, 16, 2, 128, 257, 256}, {1, 2, 1, 256, 100, 32}};
+  uint32_t seed = 31;
+  for (const Case& c : cases) {
+    CAPTURE(c.nh);
+    CAPTURE(c.nkv);
+    CAPTURE(c.hd);
+    CAPTURE(c.chunk);
+    std::mt19937 rng(seed++);
+    const int slots = 3;
+    const size_t cache_n = (size_t)slots * c.max_seq * c.nkv * c.hd;
+    const auto kf = randn(rng, cache_n), vf = randn(rng, cache_n);
+    const auto kh = to_half(kf), vh = to_half(vf);
+    const auto q = randn(rng, (size_t)c.T * c.nh * c.hd);
+    std::vector<int32_t> pos(c.T), slot(c.T);
+    std::uniform_int_distribution<int> pd(0, c.max_seq - 1), sd(0, slots - 1);
+    for (int t = 0; t < c.T; ++t) {
+      pos[t] = t == 0 ? c.max_seq - 1 : pd(rng);
+      slot[t] = sd(rng);
+    }
+    const float scale = 1.0f / std::sqrt((float)c.hd);
+    const int G = c.nh / c.nkv;
+    std::vector<double> ref((size_t)c.T * c.nh * c.hd);
+    for (int t = 0; t < c.T; ++t)
+      for (int h = 0; h < c.nh; ++h) {
+        const int kvh = h / G, L = pos[t] + 1;
+        std::vector<double> s(L);
+        double mx = -1e300;
+        for (int j = 0; j < L; ++j) {
+          const size_t base = (((size_t)slot[t] * c.max_seq + j) * c.nkv + kvh) * c.hd;
+          double d = 0;
+          for (int i = 0; i < c.hd; ++i)
+            d += (double)q[((size_t)t * c.nh + h) * c.hd + i] * __half2float(kh[base + i]);
+          s[j] = d * scale;
+          mx = std::max(mx, s[j]);
+        }
+        double l = 0;
+        for (auto& v : s) l += (v = std::exp(v - mx));
+        for (int i = 0; i < c.hd; ++i) {
+          double o = 0;
+          for (int j = 0; j < L; ++j)
+            o += s[j] * __half2float(vh[(((size_t)slot[t] * c.max_seq + j) * c.nkv + kvh) * c.hd + i]);
+          ref[((size_t)t * c.nh + h) * c.hd + i] = o / l;
+        }
+      }
+    const int n_splits = (c.max_seq + c.chunk - 1) / c.chunk;
+    DeviceBuffer<__half> dk(kh), dv(vh);
+    DeviceBuffer<float> dq(q), out(ref.size()),
+        scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, n_splits));
+    DeviceBuffer<int32_t> dpos(pos), dslot(slot);
+    out.poison();
+    scratch.poison();
+    k::attention_decode(nullptr, dq.get(), dk.get(), dv.get(), dpos.get(), dslot.get(), out.get(),
+                        scratch.get(), c.T, c.nh, c.nkv, c.hd, c.max_seq, c.chunk, n_splits, scale);
+    const double err = rel_err(out.download(), ref);
+    CAPTURE(err);
+    CHECK(err < 1e-4);
+  }
+}
