@@ -60,4 +60,7 @@ inline float bf16_to_fp32(uint16_t b) {
   return f;
 }
 
+// x rounded to the nearest fp16 value, back as fp32.
+inline float fp16_round(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
 }  // namespace rewoo::engine

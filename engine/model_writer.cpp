@@ -177,7 +177,6 @@ struct Rng {
   float uniform() { return static_cast<float>(next() >> 40) / static_cast<float>(1 << 24); }  // [0,1)
   float sym() { return uniform() * 2.0f - 1.0f; }
 };
-float fp16_round(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 }  // namespace
 
 Result<std::shared_ptr<Weights>> random_weights(const ModelConfig& shape, const RandomOptions& o) {

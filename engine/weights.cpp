@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "engine/half.h"
+
 namespace rewoo::engine {
 
 uint32_t quant_get(const uint32_t* packed, int bits, int cols, int row, int col) {
@@ -48,8 +50,9 @@ std::vector<float> QuantLinear::dequantize() const {
       int row = perm.empty() ? k : perm[k];
       for (int j = 0; j < out; ++j) {
         size_t gi = static_cast<size_t>(g) * out + j;
+        // As AutoGPTQ dequantizes: in fp16 (scale*q and scale*zero are exact in fp32).
         w[static_cast<size_t>(row) * out + j] =
-            scales[gi] * (static_cast<float>(get(k, j)) - static_cast<float>(zeros[gi]));
+            fp16_round(scales[gi] * static_cast<float>(get(k, j)) - scales[gi] * static_cast<float>(zeros[gi]));
       }
     }
   }

@@ -24,7 +24,9 @@ namespace rewoo::engine {
 // i over `in` input features, j over `out` outputs.
 //
 // Dequantized weight of reordered row k (original input row perm[k]), column j:
-//   W[perm[k]][j] = scales[g][j] * (q(k, j) - zeros[g][j]),  g = group of row k
+//   W[perm[k]][j] = fp16(scales[g][j] * (q(k, j) - zeros[g][j])),  g = group of row k
+// rounded to fp16 as AutoGPTQ's (and exllama's) dequantization does; the
+// product is exact in fp32, so compute it there and round once.
 // where rows group_bounds[g] .. group_bounds[g+1]-1 form group g.
 struct QuantLinear {
   int in = 0, out = 0, bits = 0;

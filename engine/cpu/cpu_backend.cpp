@@ -178,18 +178,11 @@ class CpuBackend final : public Backend {
           for (int k = 0; k < q.in; ++k) xperm_[static_cast<size_t>(t) * q.in + k] = x[static_cast<size_t>(t) * q.in + q.perm[k]];
         xr = xperm_.data();
       }
-      gsum_.assign(static_cast<size_t>(n) * q.n_groups, 0.0f);
-      for (int t = 0; t < n; ++t)
-        for (int g = 0; g < q.n_groups; ++g) {
-          float s = 0;
-          for (int k = q.bounds[g]; k < q.bounds[g + 1]; ++k) s += xr[static_cast<size_t>(t) * q.in + k];
-          gsum_[static_cast<size_t>(t) * q.n_groups + g] = s;
-        }
       const int ncb = q.out_pad / 8;
       // ~64K weights per task keeps small layers on one thread.
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(q.in) * 8 * std::max(1, n)) + 1);
       parallel(ncb, min_chunk, [&](size_t b, size_t e) {
-        qgemm_(q, xr, gsum_.data(), n, y, q.out, static_cast<int>(b), static_cast<int>(e));
+        qgemm_(q, xr, n, y, q.out, static_cast<int>(b), static_cast<int>(e));
       });
     } else {
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(l.in) * std::max(1, n)) + 1);
@@ -324,7 +317,7 @@ class CpuBackend final : public Backend {
   CpuLinear lm_head_;
   std::vector<Slot> slots_;
   std::vector<float> rope_cos_, rope_sin_;
-  std::vector<float> xperm_, gsum_;
+  std::vector<float> xperm_;
 };
 
 }  // namespace

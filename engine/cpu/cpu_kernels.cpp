@@ -1,5 +1,7 @@
 #include "engine/cpu/cpu_kernels.h"
 
+#include "engine/half.h"
+
 namespace rewoo::engine::cpu {
 
 bool cpu_has_avx2() {
@@ -52,16 +54,17 @@ PackedQuant pack_quant(const QuantLinear& q) {
   return p;
 }
 
-void qgemm_ref(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1) {
+void qgemm_ref(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1) {
   const int rb = w.in / 32, bits = w.bits;
   const uint32_t mask = (1u << bits) - 1;
   for (int c = cb0; c < cb1; ++c) {
     const uint32_t* blk = w.blocks.data() + static_cast<size_t>(c) * rb * bits * 8;
     for (int t = 0; t < n; ++t) {
       const float* xt = x + static_cast<size_t>(t) * w.in;
-      float out[8] = {0};
+      float acc[8] = {0};
       for (int g = 0; g < w.n_groups; ++g) {
-        float acc[8] = {0};
+        const float* sc = w.scales.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
+        const float* sz = w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
         for (int r = w.bounds[g] / 32; r < w.bounds[g + 1] / 32; ++r) {
           const uint32_t* wb = blk + static_cast<size_t>(r) * bits * 8;
           for (int i = 0; i < 32; ++i) {
@@ -70,16 +73,13 @@ void qgemm_ref(const PackedQuant& w, const float* x, const float* gsum, int n, f
             for (int l = 0; l < 8; ++l) {
               uint64_t v = wb[word * 8 + l] >> sh;
               if (sh + bits > 32) v |= static_cast<uint64_t>(wb[(word + 1) * 8 + l]) << (32 - sh);
-              acc[l] += xv * static_cast<float>(static_cast<uint32_t>(v) & mask);
+              float q = static_cast<float>(static_cast<uint32_t>(v) & mask);
+              acc[l] += xv * fp16_round(q * sc[l] - sz[l]);
             }
           }
         }
-        const float* sc = w.scales.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
-        const float* sz = w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8;
-        float gs = gsum[static_cast<size_t>(t) * w.n_groups + g];
-        for (int l = 0; l < 8; ++l) out[l] += sc[l] * acc[l] - sz[l] * gs;
       }
-      for (int l = 0; l < 8 && c * 8 + l < w.out; ++l) y[static_cast<size_t>(t) * ldy + c * 8 + l] = out[l];
+      for (int l = 0; l < 8 && c * 8 + l < w.out; ++l) y[static_cast<size_t>(t) * ldy + c * 8 + l] = acc[l];
     }
   }
 }

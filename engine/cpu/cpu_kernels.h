@@ -17,7 +17,9 @@ namespace rewoo::engine::cpu {
 //           32 values as a little-endian bit stream (same bits as AutoGPTQ).
 //   scales, szeros: fp32 [n_groups][out_pad]; szeros = scale * zero.
 // Rows of group g: bounds[g] .. bounds[g+1]-1, every bound a multiple of 32.
-// y[j] = sum_g scale[g][j] * sum_{k in g} x[k] q[k][j] - szeros[g][j] * sum_{k in g} x[k]
+// y[j] = sum_k x[k] * fp16(scale[g(k)][j] * q[k][j] - szeros[g(k)][j])
+// (weights rounded to fp16 as AutoGPTQ's and exllama's dequantization does;
+// scale*q and scale*zero are exact in fp32, so only that rounding happens).
 struct PackedQuant {
   int in = 0, out = 0, out_pad = 0, bits = 0, n_groups = 0;
   std::vector<uint32_t> blocks;
@@ -32,15 +34,14 @@ bool can_pack(const QuantLinear& q);
 PackedQuant pack_quant(const QuantLinear& q);
 
 // Y[n, out] (row stride ldy) over column blocks [cb0, cb1) of 8 columns.
-// x: [n, in] reordered activations; gsum: [n, n_groups] per-group sums of x.
-using QGemmFn = void (*)(const PackedQuant& w, const float* x, const float* gsum, int n, float* y,
-                         int ldy, int cb0, int cb1);
+// x: [n, in] reordered activations.
+using QGemmFn = void (*)(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 // Y[n, out] = X[n, in] W^T for W fp32 [out, in], over output rows [o0, o1).
 using SGemmFn = void (*)(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 
-void qgemm_ref(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1);
+void qgemm_ref(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
-void qgemm_avx2(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1);
+void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 
 bool cpu_has_avx2();

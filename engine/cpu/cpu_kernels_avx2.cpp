@@ -16,35 +16,39 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-// Value i (0..31) of a 32-row block for 8 columns: words wv[0..BITS).
+// Weight i (0..31) of a 32-row block for 8 columns (words wv[0..BITS)),
+// dequantized as AutoGPTQ does: fp16(scale * (q - zero)). scale*q and
+// scale*zero are exact in fp32 (11-bit scale times a <= 8-bit integer), so the
+// fmsub is exact and the only rounding is the fp16 one.
 template <int BITS, int I>
-inline __m256 extract(const __m256i* wv) {
+inline __m256 dequant(const __m256i* wv, __m256 sc, __m256 sz) {
   constexpr int bit = I * BITS, word = bit / 32, sh = bit % 32;
   constexpr uint32_t mask = (1u << BITS) - 1;
   __m256i v = _mm256_srli_epi32(wv[word], sh);
   if constexpr (sh + BITS > 32) v = _mm256_or_si256(v, _mm256_slli_epi32(wv[word + 1], 32 - sh));
   v = _mm256_and_si256(v, _mm256_set1_epi32(static_cast<int>(mask)));
-  return _mm256_cvtepi32_ps(v);
+  __m256 w = _mm256_fmsub_ps(_mm256_cvtepi32_ps(v), sc, sz);
+  return _mm256_cvtph_ps(_mm256_cvtps_ph(w, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 template <int BITS, int T, int I = 0>
-inline void block_fma(const __m256i* wv, const float* const* xr, __m256* acc) {
+inline void block_fma(const __m256i* wv, __m256 sc, __m256 sz, const float* const* xr, __m256* acc) {
   if constexpr (I < 32) {
-    __m256 q = extract<BITS, I>(wv);
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(q, _mm256_broadcast_ss(xr[t] + I), acc[t]);
-    block_fma<BITS, T, I + 1>(wv, xr, acc);
+    __m256 w = dequant<BITS, I>(wv, sc, sz);
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(xr[t] + I), acc[t]);
+    block_fma<BITS, T, I + 1>(wv, sc, sz, xr, acc);
   }
 }
 
 template <int BITS, int T>
-void qgemm_tile(const PackedQuant& w, const float* x, const float* gsum, int t0, float* y, int ldy, int c) {
+void qgemm_tile(const PackedQuant& w, const float* x, int t0, float* y, int ldy, int c) {
   const int rb = w.in / 32;
   const uint32_t* blk = w.blocks.data() + static_cast<size_t>(c) * rb * BITS * 8;
-  __m256 out[T];
-  for (int t = 0; t < T; ++t) out[t] = _mm256_setzero_ps();
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int g = 0; g < w.n_groups; ++g) {
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    __m256 sc = _mm256_loadu_ps(w.scales.data() + static_cast<size_t>(g) * w.out_pad + c * 8);
+    __m256 sz = _mm256_loadu_ps(w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8);
     for (int r = w.bounds[g] / 32; r < w.bounds[g + 1] / 32; ++r) {
       const uint32_t* wb = blk + static_cast<size_t>(r) * BITS * 8;
       _mm_prefetch(reinterpret_cast<const char*>(wb + BITS * 8 * 8), _MM_HINT_T0);
@@ -52,46 +56,39 @@ void qgemm_tile(const PackedQuant& w, const float* x, const float* gsum, int t0,
       for (int b = 0; b < BITS; ++b) wv[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + b * 8));
       const float* xr[T];
       for (int t = 0; t < T; ++t) xr[t] = x + static_cast<size_t>(t0 + t) * w.in + r * 32;
-      block_fma<BITS, T>(wv, xr, acc);
-    }
-    __m256 sc = _mm256_loadu_ps(w.scales.data() + static_cast<size_t>(g) * w.out_pad + c * 8);
-    __m256 sz = _mm256_loadu_ps(w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8);
-    for (int t = 0; t < T; ++t) {
-      __m256 gs = _mm256_set1_ps(gsum[static_cast<size_t>(t0 + t) * w.n_groups + g]);
-      out[t] = _mm256_fmadd_ps(sc, acc[t], out[t]);
-      out[t] = _mm256_fnmadd_ps(sz, gs, out[t]);
+      block_fma<BITS, T>(wv, sc, sz, xr, acc);
     }
   }
   for (int t = 0; t < T; ++t) {
     float* yt = y + static_cast<size_t>(t0 + t) * ldy + c * 8;
     if (c * 8 + 8 <= w.out) {
-      _mm256_storeu_ps(yt, out[t]);
+      _mm256_storeu_ps(yt, acc[t]);
     } else {
       alignas(32) float tmp[8];
-      _mm256_store_ps(tmp, out[t]);
+      _mm256_store_ps(tmp, acc[t]);
       for (int l = 0; c * 8 + l < w.out; ++l) yt[l] = tmp[l];
     }
   }
 }
 
 template <int BITS>
-void qgemm_bits(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1) {
+void qgemm_bits(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1) {
   for (int c = cb0; c < cb1; ++c) {
     int t = 0;
-    for (; t + 4 <= n; t += 4) qgemm_tile<BITS, 4>(w, x, gsum, t, y, ldy, c);
-    for (; t < n; ++t) qgemm_tile<BITS, 1>(w, x, gsum, t, y, ldy, c);
+    for (; t + 4 <= n; t += 4) qgemm_tile<BITS, 4>(w, x, t, y, ldy, c);
+    for (; t < n; ++t) qgemm_tile<BITS, 1>(w, x, t, y, ldy, c);
   }
 }
 
 }  // namespace
 
-void qgemm_avx2(const PackedQuant& w, const float* x, const float* gsum, int n, float* y, int ldy, int cb0, int cb1) {
+void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1) {
   switch (w.bits) {
-    case 2: qgemm_bits<2>(w, x, gsum, n, y, ldy, cb0, cb1); break;
-    case 3: qgemm_bits<3>(w, x, gsum, n, y, ldy, cb0, cb1); break;
-    case 4: qgemm_bits<4>(w, x, gsum, n, y, ldy, cb0, cb1); break;
-    case 8: qgemm_bits<8>(w, x, gsum, n, y, ldy, cb0, cb1); break;
-    default: qgemm_ref(w, x, gsum, n, y, ldy, cb0, cb1);
+    case 2: qgemm_bits<2>(w, x, n, y, ldy, cb0, cb1); break;
+    case 3: qgemm_bits<3>(w, x, n, y, ldy, cb0, cb1); break;
+    case 4: qgemm_bits<4>(w, x, n, y, ldy, cb0, cb1); break;
+    case 8: qgemm_bits<8>(w, x, n, y, ldy, cb0, cb1); break;
+    default: qgemm_ref(w, x, n, y, ldy, cb0, cb1);
   }
 }
 
