@@ -89,6 +89,29 @@ TEST_CASE("HttpClient: faults give clear errors and nothing hangs") {
   }
 }
 
+TEST_CASE("HttpClient: the byte cap counts decoded bytes (a gzip bomb stops at the cap)") {
+  rewoo::test::WebFixtureServer srv;
+  HttpOptions o = fixture_options();
+  o.max_body_bytes = 1u << 20;
+  auto c = make(o);
+  auto r = c->get(srv.url("/gzip-bomb"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("larger than the cap of 1048576 bytes") != std::string::npos);
+}
+
+TEST_CASE("HttpClient: the total time limit covers the whole redirect chain") {
+  rewoo::test::WebFixtureServer srv;
+  HttpOptions o = fixture_options();
+  o.total_timeout_ms = 600;  // each hop alone (400 ms) fits; both together don't
+  auto c = make(o);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c->get(srv.url("/slow-redirect"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("at redirect hop 1") != std::string::npos);
+  CHECK(r.error().message.find("timed out") != std::string::npos);
+  CHECK(seconds_since(t0) < 1.5);
+}
+
 TEST_CASE("HttpClient: a stalled body trips the low-speed limit") {
   rewoo::test::WebFixtureServer srv;
   HttpOptions o = fixture_options();

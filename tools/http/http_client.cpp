@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -39,7 +40,8 @@ struct Transfer {
   curl_slist* headers = nullptr;
   curl_slist* resolve = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  std::chrono::steady_clock::time_point start;
+  std::chrono::steady_clock::time_point start;     // of this hop
+  std::chrono::steady_clock::time_point deadline;  // of the whole fetch, all hops
 
   ~Transfer() { release(); }
   void release() {
@@ -180,7 +182,9 @@ struct HttpClient::Impl {
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
     curl_easy_setopt(e, CURLOPT_USERAGENT, opts.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, opts.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, opts.total_timeout_ms);
+    // The total limit covers the whole redirect chain, not each hop.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.deadline - std::chrono::steady_clock::now());
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, opts.low_speed_bytes);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts.low_speed_seconds);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opts.max_body_bytes));
@@ -279,6 +283,7 @@ std::vector<Result<HttpResponse>> HttpClient::get_many(const std::vector<std::st
     t->original = url;
     t->guard = &im.guard;
     t->cap = im.opts.max_body_bytes;
+    t->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(im.opts.total_timeout_ms);
     if (auto st = im.aim(*t, url); !st) {
       fail(i, url, st.error().message);
       continue;
