@@ -2,6 +2,8 @@
 // and the F1 floor on the article-extraction-dev pages.
 #include <doctest/doctest.h>
 
+#include <chrono>
+
 #include "tests/bench/extraction_eval.h"
 #include "tests/test_util.h"
 #include "tools/html/html_dom.h"
@@ -58,6 +60,38 @@ TEST_CASE("HtmlDocument: hostile input never crashes and nesting is capped") {
   }
   auto page = extract_main_text(deep);
   CHECK(page.text == "x");
+}
+
+TEST_CASE("HtmlDocument / extract_main_text: mutated real pages never crash, stay fast") {
+  auto pages = rewoo::bench::load_pages(rewoo::test::data_dir() / "html" / "article-extraction-dev");
+  REQUIRE(pages.size() > 5);
+  uint32_t seed = 12345;
+  auto rnd = [&] { return seed = seed * 1664525u + 1013904223u; };
+  const char* tokens[] = {"<", ">", "</div>", "<p>", "<table><td>", "&", "&#x", "\"", "'", "<!--", "<script>",
+                          "</body>", "<html>", "\xff", "\xc3", "<li>", "</p>", "<a href='", "<svg/>", "\0"};
+  for (int round = 0; round < 30; ++round) {
+    std::string html = pages[static_cast<size_t>(round) % pages.size()].html.substr(0, 60000);
+    for (int k = 0; k < 200; ++k) {
+      size_t pos = rnd() % (html.size() + 1);
+      switch (rnd() % 3) {
+        case 0: html.insert(pos, tokens[rnd() % (sizeof(tokens) / sizeof(tokens[0]))]); break;
+        case 1: html.erase(pos, rnd() % 50); break;
+        default: if (!html.empty()) html[pos % html.size()] = static_cast<char>(rnd()); break;
+      }
+    }
+    auto page = extract_main_text(html);
+    auto links = extract_links(html, "https://example.com/a/");
+    CHECK(page.text.size() <= html.size() * 4 + 16);
+    (void)links;
+  }
+  // Many equal-scoring candidates deep in the tree: no quadratic blow-up.
+  std::string deep;
+  for (int i = 0; i < 300; ++i) deep += "<div>";
+  for (int i = 0; i < 3000; ++i) deep += "<div><p>Some words, and more words, to score here.</p></div>";
+  auto t0 = std::chrono::steady_clock::now();
+  auto page = extract_main_text(deep);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  CHECK(page.text.find("Some words") != std::string::npos);
 }
 
 TEST_CASE("extract_main_text: keeps the article, drops chrome, scripts and hidden parts") {

@@ -257,9 +257,13 @@ class Extractor {
     if (best < 0) return -1;
     // Readability: when several of the best candidates share an ancestor, that
     // ancestor holds the article (split into sections).
+    // Only the 5 best (as Readability): bounds the ancestor walks below.
     std::vector<int> top;
     for (int c : candidates_)
       if (c != best && info_[static_cast<size_t>(c)].score >= best_score * 0.75f) top.push_back(c);
+    std::partial_sort(top.begin(), top.begin() + std::min<size_t>(top.size(), 4), top.end(),
+                      [&](int a, int b) { return info_[static_cast<size_t>(a)].score > info_[static_cast<size_t>(b)].score; });
+    if (top.size() > 4) top.resize(4);
     if (top.size() >= 2) {
       for (int a = doc_.node(best).parent; a > 0 && doc_.node(a).tag != Tag::kBody; a = doc_.node(a).parent) {
         int shared = 0;
