@@ -11,10 +11,14 @@
 #include "engine/model.h"
 #include "engine/model_loader.h"
 #include "engine/model_writer.h"
+#include "engine/quantizer.h"
 
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace rewoo::cli {
 
@@ -184,6 +188,112 @@ void run_model_random(const RandomArgs& a, Context& ctx) {
   fmt::print("{}\n", a.out);
 }
 
+struct QuantArgs {
+  std::string in, out, calib, tokenizer;
+  int bits = 4, group_size = 128;
+  bool act_order = false, rtn = false, force = false;
+  float damp = 0.1f;
+};
+
+void run_quantize(const QuantArgs& a, Context& ctx) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.out) && !fs::is_empty(a.out, ec) && !a.force) {
+    fmt::print(stderr, "rewoo quantize: {} exists and is not empty; pass --force to write into it\n", a.out);
+    ctx.exit_code = 2;
+    return;
+  }
+  auto w = load_weights(a.in);
+  if (!w) {
+    fmt::print(stderr, "rewoo quantize: {}\n", w.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  QuantizeOptions qo;
+  qo.bits = a.bits;
+  qo.group_size = a.group_size;
+  qo.act_order = a.act_order;
+  qo.damp = a.damp;
+  qo.rtn = a.rtn;
+  qo.progress = [](const std::string& s) { fmt::print(stderr, "rewoo quantize: {}\n", s); };
+  fs::path tokp = a.tokenizer;
+  if (tokp.empty()) {
+    fs::path dir = fs::is_directory(a.in) ? fs::path(a.in) : fs::path(a.in).parent_path();
+    if (fs::exists(dir / "tokenizer.model")) tokp = dir / "tokenizer.model";
+  }
+  if (!a.calib.empty()) {
+    if (tokp.empty()) {
+      fmt::print(stderr, "rewoo quantize: --calib needs a tokenizer (--tokenizer PATH)\n");
+      ctx.exit_code = 2;
+      return;
+    }
+    auto tok = Tokenizer::load(tokp);
+    if (!tok) {
+      fmt::print(stderr, "rewoo quantize: {}\n", tok.error().to_string());
+      ctx.exit_code = 1;
+      return;
+    }
+    std::ifstream f(a.calib, std::ios::binary);
+    if (!f) {
+      fmt::print(stderr, "rewoo quantize: cannot read {}\n", a.calib);
+      ctx.exit_code = 2;
+      return;
+    }
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto ids = (*tok)->encode(text, false);
+    const size_t chunk = static_cast<size_t>(std::min((*w)->config.max_seq_len, 512)) - 1;
+    for (size_t p = 0; p < ids.size(); p += chunk) {
+      std::vector<int32_t> seq = {(*w)->config.bos_id};
+      seq.insert(seq.end(), ids.begin() + static_cast<long>(p), ids.begin() + static_cast<long>(std::min(ids.size(), p + chunk)));
+      qo.calib.push_back(std::move(seq));
+    }
+  }
+  auto q = quantize_model(**w, qo);
+  if (!q) {
+    fmt::print(stderr, "rewoo quantize: {}\n", q.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  if (auto st = save_model_dir(**q, a.out); !st) {
+    fmt::print(stderr, "rewoo quantize: {}\n", st.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  if (!tokp.empty()) fs::copy_file(tokp, fs::path(a.out) / "tokenizer.model", fs::copy_options::overwrite_existing, ec);
+  fmt::print("{}\n", a.out);
+}
+
+void run_perplexity(const std::string& model, const std::string& tokenizer, const std::string& text_file, bool json,
+                    Context& ctx) {
+  LoadOptions lo;
+  lo.tokenizer_path = tokenizer;
+  lo.backend.device = Device::kCpu;
+  auto m = Model::load(model, lo);
+  if (!m) {
+    fmt::print(stderr, "rewoo model perplexity: {}\n", m.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  std::ifstream f(text_file, std::ios::binary);
+  if (!f) {
+    fmt::print(stderr, "rewoo model perplexity: cannot read {}\n", text_file);
+    ctx.exit_code = 2;
+    return;
+  }
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto ids = (*m)->tokenizer().encode(text, true);
+  if (static_cast<int>(ids.size()) > (*m)->backend().max_seq_len()) ids.resize((*m)->backend().max_seq_len());
+  Generator gen(**m);
+  auto ppl = gen.perplexity(ids);
+  if (!ppl) {
+    fmt::print(stderr, "rewoo model perplexity: {}\n", ppl.error().to_string());
+    ctx.exit_code = 1;
+    return;
+  }
+  if (json) fmt::print("{}\n", nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}}.dump());
+  else fmt::print("perplexity {:.4f} over {} tokens ({})\n", *ppl, ids.size(), (*m)->quant().summary());
+}
+
 }  // namespace
 
 void register_engine_commands(CLI::App& app, Context& ctx) {
@@ -240,6 +350,35 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
       "  rewoo model random /tmp/tiny --shape tiny --bits 4 --group-size 32 --act-order --seed 1\n"
       "  rewoo model random /tmp/34b --shape 34b --bits 4 --group-size -1 --act-order");
   rnd->callback([ra, &ctx] { run_model_random(*ra, ctx); });
+
+  auto pm = std::make_shared<std::array<std::string, 3>>();
+  auto pj = std::make_shared<bool>(false);
+  auto* ppl = model->add_subcommand("perplexity", "Teacher-forced perplexity of a text (BOS + text, up to the context)");
+  ppl->add_option("path", (*pm)[0], "Model folder or llama2.c .bin")->required();
+  ppl->add_option("--text", (*pm)[2], "Text file")->required();
+  ppl->add_option("--tokenizer", (*pm)[1], "SentencePiece model (default: beside the model)");
+  ppl->add_flag("--json", *pj, "JSON output");
+  ppl->footer("Example:\n  rewoo model perplexity /tmp/q4 --text ../shared/data/models/stories260K/golden_greedy_256.txt");
+  ppl->callback([pm, pj, &ctx] { run_perplexity((*pm)[0], (*pm)[1], (*pm)[2], *pj, ctx); });
+
+  auto qa = std::make_shared<QuantArgs>();
+  auto* qz = app.add_subcommand("quantize", "Quantize a float model with GPTQ into the seed's format");
+  qz->add_option("in", qa->in, "Float model: folder (safetensors + config.json) or llama2.c .bin")->required();
+  qz->add_option("out", qa->out, "Output folder")->required();
+  qz->add_option("--bits", qa->bits, "2, 3, 4 or 8")->capture_default_str();
+  qz->add_option("--group-size", qa->group_size, "Group size; -1 = one group per column")->capture_default_str();
+  qz->add_flag("--act-order", qa->act_order, "Quantize columns by descending Hessian diagonal (desc_act)");
+  qz->add_option("--damp", qa->damp, "Dampening, fraction of the mean Hessian diagonal")->capture_default_str();
+  qz->add_option("--calib", qa->calib, "Calibration text file (default: text sampled from the float model)");
+  qz->add_option("--tokenizer", qa->tokenizer, "Tokenizer for --calib and to copy beside the output");
+  qz->add_flag("--rtn", qa->rtn, "Round to nearest instead of GPTQ (fast, worse)");
+  qz->add_flag("--force", qa->force, "Write into a non-empty folder");
+  qz->footer(
+      "Examples:\n"
+      "  rewoo quantize ../shared/data/models/stories260K/stories260K.bin /tmp/s-q4g32 --bits 4 --group-size 32 \\\n"
+      "      --act-order --tokenizer ../shared/data/models/stories260K/tok512.model\n"
+      "  rewoo quantize models/llama-fp16 models/llama-gptq --bits 3 --group-size 128 --calib wiki.txt");
+  qz->callback([qa, &ctx] { run_quantize(*qa, ctx); });
 }
 
 }  // namespace rewoo::cli
