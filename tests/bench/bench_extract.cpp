@@ -1,12 +1,15 @@
 // bench_extract: main-text quality and speed of tools/html on the
 // article-extraction-dev pages (../shared/data/html/article-extraction-dev).
 //
-//   build/tests/bench/bench_extract [--dump DIR] [--repeat N] [--min-f1 X]
+//   build/tests/bench/bench_extract [--dump DIR] [--repeat N] [--min-f1 X] [--data DIR]
 //
 // Prints per-page F1 (worst first with --verbose), then precision, recall and
 // F1 with the benchmark's metric, and extraction speed in MB/s of HTML on one
 // core (charset decoding + parse + extraction, best of N repeats).
 // --min-f1 X exits 1 when F1 < X (used as a CTest check).
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,17 +28,18 @@ int main(int argc, char** argv) {
   int repeat = 5;
   double min_f1 = 0;
   bool verbose = false;
+  auto dir = std::filesystem::path(REWOO_DATA_DIR) / "html" / "article-extraction-dev";
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
     else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--min-f1") && i + 1 < argc) min_f1 = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--verbose")) verbose = true;
+    else if (!std::strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_extract [--dump DIR] [--repeat N] [--min-f1 X] [--verbose]\n");
+      std::fprintf(stderr, "usage: bench_extract [--dump DIR] [--repeat N] [--min-f1 X] [--verbose] [--data DIR]\n");
       return 2;
     }
   }
-  auto dir = std::filesystem::path(REWOO_DATA_DIR) / "html" / "article-extraction-dev";
   auto pages = bench::load_pages(dir);
   if (pages.empty()) {
     std::fprintf(stderr, "bench_extract: no pages under %s\n", dir.c_str());
@@ -45,8 +49,16 @@ int main(int argc, char** argv) {
   for (auto& p : pages) bytes += p.html.size();
 
   std::vector<std::string> texts(pages.size());
-  double best = 1e30;
+  // Wall time and this thread's CPU time: on a shared machine the CPU time is
+  // the honest "one core" figure (wall time includes time spent descheduled).
+  auto cpu_now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  double best = 1e30, best_cpu = 1e30;
   for (int r = 0; r < std::max(1, repeat); ++r) {
+    double c0 = cpu_now();
     auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < pages.size(); ++i) {
       auto dec = tools::http::decode_to_utf8(pages[i].html, "", true);
@@ -54,6 +66,7 @@ int main(int argc, char** argv) {
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::min(best, s);
+    best_cpu = std::min(best_cpu, cpu_now() - c0);
   }
   std::vector<bench::Counts> counts;
   std::vector<std::pair<double, size_t>> per_page;
@@ -77,8 +90,9 @@ int main(int argc, char** argv) {
   auto s = bench::score_of(counts);
   std::printf("pages      %zu (%.1f MB of HTML)\n", pages.size(), static_cast<double>(bytes) / 1e6);
   std::printf("precision  %.4f\nrecall     %.4f\nF1         %.4f\n", s.precision, s.recall, s.f1);
-  std::printf("speed      %.1f MB/s on one core (best of %d, %.3f s per pass)\n",
-              static_cast<double>(bytes) / 1e6 / best, std::max(1, repeat), best);
+  std::printf("speed      %.1f MB/s on one core by CPU time, %.1f MB/s by wall time (best of %d; %.3f s CPU per pass)\n",
+              static_cast<double>(bytes) / 1e6 / best_cpu, static_cast<double>(bytes) / 1e6 / best,
+              std::max(1, repeat), best_cpu);
   if (s.f1 < min_f1) {
     std::printf("FAIL: F1 %.4f below the floor %.4f\n", s.f1, min_f1);
     return 1;
