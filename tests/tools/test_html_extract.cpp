@@ -125,6 +125,9 @@ TEST_CASE("extract_main_text: a page without an article gives its visible text")
   auto page = extract_main_text("<p>Hello <b>world</b>.<br>Second&nbsp;line</p>");
   CHECK(page.text == "Hello world.\nSecond line");
   CHECK(extract_main_text("").text.empty());
+  // Inline elements (known or not) don't break lines; unknown ones are blocks.
+  CHECK(extract_main_text("<p>a <mark>b</mark> <cite>c</cite> <kbd>d</kbd> e</p>").text == "a b c d e");
+  CHECK(extract_main_text("<x-card>one</x-card><x-card>two</x-card>", {false}).text == "one\n\ntwo");
   CHECK(extract_main_text("plain words, no tags").text == "plain words, no tags");
 }
 

@@ -21,7 +21,8 @@ const char* const kTagNames[] = {
     "style", "sub", "summary", "sup", "svg", "table", "tbody", "td", "template", "textarea",
     "tfoot", "th", "thead", "time", "title", "tr", "u", "ul", "video", "audio", "script", "wbr",
     "math", "center", "font", "track", "param", "area", "base", "col", "colgroup", "keygen",
-    "plaintext", "xmp", "noembed", "noframes"};
+    "plaintext", "xmp", "noembed", "noframes", "mark", "cite", "kbd", "var", "samp", "dfn", "ins",
+    "del", "tt", "big", "nobr", "data", "bdi", "bdo", "ruby", "rt", "rp", "output", "acronym", "strike"};
 static_assert(sizeof(kTagNames) / sizeof(kTagNames[0]) == static_cast<size_t>(Tag::kCount));
 
 const std::unordered_map<std::string_view, Tag>& tag_map() {

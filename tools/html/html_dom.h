@@ -32,6 +32,9 @@ enum class Tag : uint8_t {
   kStyle, kSub, kSummary, kSup, kSvg, kTable, kTbody, kTd, kTemplate, kTextarea, kTfoot, kTh,
   kThead, kTime, kTitle, kTr, kU, kUl, kVideo, kAudio, kScript, kWbr, kMath, kCenter, kFont,
   kTrack, kParam, kArea, kBase, kCol, kColgroup, kKeygen, kPlaintext, kXmp, kNoembed, kNoframes,
+  // Inline phrasing elements (named so they are not taken for unknown blocks).
+  kMark, kCite, kKbd, kVar, kSamp, kDfn, kIns, kDel, kTt, kBig, kNobr, kData, kBdi, kBdo, kRuby,
+  kRt, kRp, kOutput, kAcronym, kStrike,
   kCount
 };
 
