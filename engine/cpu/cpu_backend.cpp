@@ -11,6 +11,7 @@
 #include "engine/backend.h"
 #include "engine/base/thread_pool.h"
 #include "engine/cpu/cpu_kernels.h"
+#include "engine/half.h"
 
 namespace rewoo::engine {
 
@@ -22,6 +23,7 @@ using cpu::PackedQuant;
 struct CpuLinear {
   int in = 0, out = 0;
   const float* w = nullptr;        // fp32 [out, in] (float layers; points into Weights or `deq`)
+  std::vector<uint16_t> w16;       // fp16 [out, in] instead, when every value is an fp16 (half the reads)
   std::vector<float> deq;          // dequantized copy when a GPTQ layer cannot be packed
   std::unique_ptr<PackedQuant> q;  // packed GPTQ layer
   const float* bias = nullptr;
@@ -49,6 +51,7 @@ class CpuBackend final : public Backend {
     avx2_ = cpu::cpu_has_avx2();
     qgemm_ = avx2_ ? cpu::qgemm_avx2 : cpu::qgemm_ref;
     sgemm_ = avx2_ ? cpu::sgemm_avx2 : cpu::sgemm_ref;
+    hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
       const LayerWeights& L = w_->layers[l];
@@ -63,6 +66,7 @@ class CpuBackend final : public Backend {
     lm_head_.in = c.dim;
     lm_head_.out = c.vocab_size;
     lm_head_.w = c.tie_embeddings ? w_->tok_embeddings.data() : w_->lm_head.w.data();
+    to_fp16_if_exact(lm_head_);
     slots_.resize(std::max(1, o.n_slots));
     for (auto& s : slots_) {
       s.k.resize(c.n_layers);
@@ -148,7 +152,21 @@ class CpuBackend final : public Backend {
     } else {
       dst.w = src.w.data();
       if (!src.bias.empty()) dst.bias = src.bias.data();
+      to_fp16_if_exact(dst);
     }
+  }
+
+  // Checkpoints store float tensors as fp16; keeping them so halves the bytes
+  // a decode step reads, and changes nothing when every value is an fp16.
+  static void to_fp16_if_exact(CpuLinear& l) {
+    const size_t n = static_cast<size_t>(l.in) * l.out;
+    std::vector<uint16_t> h(n);
+    for (size_t i = 0; i < n; ++i) {
+      h[i] = fp32_to_fp16(l.w[i]);
+      if (fp16_to_fp32(h[i]) != l.w[i] && !(std::isnan(l.w[i]))) return;
+    }
+    l.w16 = std::move(h);
+    l.w = nullptr;
   }
 
   void ensure_capacity(Slot& s, int n) {
@@ -187,7 +205,8 @@ class CpuBackend final : public Backend {
     } else {
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(l.in) * std::max(1, n)) + 1);
       parallel(l.out, min_chunk, [&](size_t b, size_t e) {
-        sgemm_(l.w, l.in, x, n, y, l.out, static_cast<int>(b), static_cast<int>(e));
+        if (!l.w16.empty()) hgemm_(l.w16.data(), l.in, x, n, y, l.out, static_cast<int>(b), static_cast<int>(e));
+        else sgemm_(l.w, l.in, x, n, y, l.out, static_cast<int>(b), static_cast<int>(e));
       });
     }
     if (l.bias)
@@ -312,6 +331,7 @@ class CpuBackend final : public Backend {
   bool avx2_ = false;
   cpu::QGemmFn qgemm_ = nullptr;
   cpu::SGemmFn sgemm_ = nullptr;
+  cpu::HGemmFn hgemm_ = nullptr;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<CpuLayer> layers_;
   CpuLinear lm_head_;

@@ -96,4 +96,16 @@ void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy,
   }
 }
 
+void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
+  for (int t = 0; t < n; ++t) {
+    const float* xt = x + static_cast<size_t>(t) * in;
+    for (int o = o0; o < o1; ++o) {
+      const uint16_t* wo = w + static_cast<size_t>(o) * in;
+      float s = 0.0f;
+      for (int i = 0; i < in; ++i) s += fp16_to_fp32(wo[i]) * xt[i];
+      y[static_cast<size_t>(t) * ldy + o] = s;
+    }
+  }
+}
+
 }  // namespace rewoo::engine::cpu

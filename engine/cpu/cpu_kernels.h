@@ -39,6 +39,11 @@ using QGemmFn = void (*)(const PackedQuant& w, const float* x, int n, float* y, 
 // Y[n, out] = X[n, in] W^T for W fp32 [out, in], over output rows [o0, o1).
 using SGemmFn = void (*)(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 
+// Same with W stored as fp16 [out, in] (float layers whose values are fp16).
+using HGemmFn = void (*)(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
+void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
+void hgemm_avx2(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
+
 void qgemm_ref(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);

@@ -113,4 +113,26 @@ void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy
   }
 }
 
+void hgemm_avx2(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
+  auto ld = [](const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  for (int t = 0; t < n; ++t) {
+    const float* xt = x + static_cast<size_t>(t) * in;
+    for (int o = o0; o < o1; ++o) {
+      const uint16_t* wo = w + static_cast<size_t>(o) * in;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+      int i = 0;
+      for (; i + 32 <= in; i += 32) {
+        a0 = _mm256_fmadd_ps(ld(wo + i), _mm256_loadu_ps(xt + i), a0);
+        a1 = _mm256_fmadd_ps(ld(wo + i + 8), _mm256_loadu_ps(xt + i + 8), a1);
+        a2 = _mm256_fmadd_ps(ld(wo + i + 16), _mm256_loadu_ps(xt + i + 16), a2);
+        a3 = _mm256_fmadd_ps(ld(wo + i + 24), _mm256_loadu_ps(xt + i + 24), a3);
+      }
+      for (; i + 8 <= in; i += 8) a0 = _mm256_fmadd_ps(ld(wo + i), _mm256_loadu_ps(xt + i), a0);
+      float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+      for (; i < in; ++i) s += _cvtsh_ss(wo[i]) * xt[i];
+      y[static_cast<size_t>(t) * ldy + o] = s;
+    }
+  }
+}
+
 }  // namespace rewoo::engine::cpu

@@ -1,0 +1,77 @@
+// The AVX2 kernels against the portable ones (the readable reference), on
+// random packed layers of every bit width, odd sizes and several tokens.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "engine/cpu/cpu_kernels.h"
+#include "engine/half.h"
+#include "engine/model_loader.h"
+#include "tests/engine/engine_test_util.h"
+
+using namespace rewoo::engine;
+
+TEST_CASE("AVX2 kernels match the portable kernels") {
+  if (!cpu::cpu_has_avx2()) {
+    MESSAGE("no AVX2 on this CPU: only the portable kernels run");
+    return;
+  }
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint32_t> u32;
+  std::uniform_real_distribution<float> uf(-1, 1);
+  struct Shape { int in, out, bits, gs; };
+  for (Shape s : {Shape{64, 40, 4, 32}, Shape{96, 24, 3, -1}, Shape{128, 64, 2, 64}, Shape{64, 12, 8, 32},
+                  Shape{256, 72, 4, 128}, Shape{192, 32, 3, 64}}) {
+    CAPTURE(s.bits);
+    CAPTURE(s.in);
+    const int ng = s.gs == -1 ? 1 : s.in / s.gs;
+    std::vector<uint32_t> qw(static_cast<size_t>(s.in) * s.bits / 32 * s.out), qz((ng * s.out * s.bits + 31) / 32 + 1);
+    for (auto& v : qw) v = u32(rng);
+    for (auto& v : qz) v = u32(rng);
+    std::vector<float> sc(static_cast<size_t>(ng) * s.out);
+    for (auto& v : sc) v = fp16_round(0.01f + 0.1f * std::fabs(uf(rng)));
+    std::vector<int32_t> gi(s.in);
+    for (int i = 0; i < s.in; ++i) gi[i] = s.gs == -1 ? 0 : i / s.gs;
+    std::shuffle(gi.begin(), gi.end(), rng);
+    if ((s.out * s.bits) % 32) continue;
+    auto q = make_quant_linear(s.in, s.out, s.bits, s.gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
+    REQUIRE(q.ok());
+    REQUIRE(cpu::can_pack(**q));
+    auto p = cpu::pack_quant(**q);
+    for (int n : {1, 3, 5}) {
+      std::vector<float> x(static_cast<size_t>(n) * s.in), y0(static_cast<size_t>(n) * s.out, 1e9f), y1 = y0;
+      for (auto& v : x) v = uf(rng);
+      cpu::qgemm_ref(p, x.data(), n, y0.data(), s.out, 0, p.out_pad / 8);
+      cpu::qgemm_avx2(p, x.data(), n, y1.data(), s.out, 0, p.out_pad / 8);
+      CHECK(rewoo::test::rel_err(y1, y0) < 1e-5);
+      // The kernel uses the dequantized weights of the reordered rows.
+      auto d = (*q)->dequantize();  // original order [in, out]
+      std::vector<double> want(static_cast<size_t>(n) * s.out, 0.0);
+      for (int t = 0; t < n; ++t)
+        for (int k = 0; k < s.in; ++k) {
+          int row = (*q)->perm.empty() ? k : (*q)->perm[k];
+          for (int j = 0; j < s.out; ++j) want[static_cast<size_t>(t) * s.out + j] += x[static_cast<size_t>(t) * s.in + k] * d[static_cast<size_t>(row) * s.out + j];
+        }
+      CHECK(rewoo::test::rel_err(y0, want) < 1e-5);
+    }
+  }
+  // Float kernels, fp32 and fp16 weights, odd widths.
+  for (int in : {7, 64, 100}) {
+    const int out = 13, n = 3;
+    std::vector<float> w(static_cast<size_t>(in) * out), x(static_cast<size_t>(n) * in), a(static_cast<size_t>(n) * out), b = a;
+    std::vector<uint16_t> h(w.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = fp16_round(uf(rng));
+      h[i] = fp32_to_fp16(w[i]);
+    }
+    for (auto& v : x) v = uf(rng);
+    cpu::sgemm_ref(w.data(), in, x.data(), n, a.data(), out, 0, out);
+    cpu::sgemm_avx2(w.data(), in, x.data(), n, b.data(), out, 0, out);
+    CHECK(rewoo::test::rel_err(b, a) < 1e-5);
+    cpu::hgemm_ref(h.data(), in, x.data(), n, b.data(), out, 0, out);
+    CHECK(rewoo::test::rel_err(b, a) < 1e-5);
+    cpu::hgemm_avx2(h.data(), in, x.data(), n, b.data(), out, 0, out);
+    CHECK(rewoo::test::rel_err(b, a) < 1e-5);
+  }
+}
