@@ -48,6 +48,17 @@ TEST_CASE("HttpClient: redirect chains are followed hop by hop, up to the limit"
   CHECK(too_many.error().message.find("too many redirects (more than 5)") != std::string::npos);
 }
 
+TEST_CASE("HttpClient: sends the configured user agent and asks for gzip/deflate only") {
+  rewoo::test::WebFixtureServer srv;
+  HttpOptions o = fixture_options();
+  o.user_agent = "rewoo-test/1.0";
+  auto r = make(o)->get(srv.url("/echo"));
+  REQUIRE_MESSAGE(r, r.error().message);
+  CHECK(r->body.rfind("GET /echo HTTP/1.1\r\n", 0) == 0);
+  CHECK(r->body.find("User-Agent: rewoo-test/1.0\r\n") != std::string::npos);
+  CHECK(r->body.find("Accept-Encoding: gzip, deflate\r\n") != std::string::npos);
+}
+
 TEST_CASE("HttpClient: gzip and deflate bodies are decoded; a corrupt one is a clear error") {
   rewoo::test::WebFixtureServer srv;
   auto c = make(fixture_options());
