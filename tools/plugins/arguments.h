@@ -1,0 +1,36 @@
+// From a plan step's input text to a tool's JSON arguments.
+//
+// A plan writes `Tool[input]`: one string. A plugin tool with a parameter
+// schema wants a JSON object. The mapping, in order:
+//   1. input that is a JSON object whose keys are all parameters -> as is;
+//   2. a tool with one parameter, or one required parameter among optional
+//      ones -> {that: input} (converted to a number, boolean, array or object
+//      when the schema says so);
+//   3. a tool with no parameters -> {};
+//   4. otherwise an error that says which keys to give as a JSON object.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/base/result.h"
+
+namespace rewoo::tools::plugins {
+
+Result<nlohmann::json> arguments_from_input(const std::string& input, const nlohmann::json& schema,
+                                            const std::string& tool_name);
+
+// One line for the planner's tools block, e.g. "a file path", or
+// "JSON object: {\"a\": number, \"b\": number}".
+std::string input_description_from_schema(const nlohmann::json& schema);
+
+// Collapses a multi-line description to one line of at most `max` bytes
+// (cut at a word boundary, "..." appended).
+std::string one_line(const std::string& text, size_t max = 300);
+
+// A registry-valid tool name: characters other than letters, digits, '_',
+// '-' and '.' become '_'; a leading non-letter gets "t" before it.
+std::string sanitize_tool_name(const std::string& name);
+
+}  // namespace rewoo::tools::plugins
