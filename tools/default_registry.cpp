@@ -1,11 +1,8 @@
 #include "tools/default_registry.h"
 
-#include "tools/plugins/plugin_tools.h"
-
-#if __has_include("tools/builtin_tools.h")
 #include "tools/builtin_tools.h"
-#define REWOO_HAVE_BUILTIN_TOOLS 1
-#endif
+#include "tools/plugins/plugin_tools.h"
+#include "tools/web/web_config.h"
 
 namespace rewoo::tools {
 
@@ -43,9 +40,16 @@ Status add_plugin_tools(Registry& registry, const Config& cfg) {
 
 Result<Registry> load_registry(const Config& cfg) {
   Registry registry;
-#ifdef REWOO_HAVE_BUILTIN_TOOLS
-  register_builtin_tools(registry);
-#endif
+  std::string file = cfg.path.empty() ? "config" : cfg.path;
+  if (cfg.web.IsMap()) {
+    auto web = web::WebConfig::from_yaml(cfg.web);
+    if (!web) return web.error().wrap(file + ": web");
+    register_builtin_tools(registry, *web);
+  } else if (cfg.web && !cfg.web.IsNull()) {
+    return Error("the 'web' section must be a map of settings", file);
+  } else {
+    register_builtin_tools(registry);  // web settings from the environment
+  }
   REWOO_TRY(add_plugin_tools(registry, cfg));
   for (auto& name : cfg.disabled_tools) {
     if (!registry.remove(name)) {

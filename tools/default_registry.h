@@ -15,7 +15,9 @@
 
 namespace rewoo::tools {
 
-// Built-in tools + add_plugin_tools(); then `tools: disable:` removes names.
+// Built-in tools (the web tools configured by the `web:` section, or by the
+// environment without one) + add_plugin_tools(); then `tools: disable:`
+// removes names.
 Result<Registry> load_registry(const Config& cfg);
 
 // Adds the configuration's MCP, command and library tools. An error names the

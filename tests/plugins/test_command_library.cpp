@@ -164,6 +164,20 @@ TEST_CASE("load_registry: plugins join the built-ins; clashes and disable") {
   REQUIRE_MESSAGE(reg, (reg ? "" : reg.error().to_string()));
   CHECK(reg->contains("WordCount"));
   CHECK(reg->contains("Grep"));
+  for (const char* builtin : {"DuckDuckGo", "TextScraper", "HyperlinkExtractor", "KnowledgeModel"})
+    CHECK_MESSAGE(reg->contains(builtin), builtin);
+  CHECK(reg->find("HyperlinkExtractor")->kind() == "builtin");
+
+  // The web section goes to the web tools' own reader, typos included.
+  auto web = parse_config("web:\n  search: {max_results: 3}\n");
+  REQUIRE(web);
+  CHECK(load_registry(*web));
+  web = parse_config("web:\n  max_redirect: 3\n", "w.yaml");
+  REQUIRE(web);
+  auto bad_web = load_registry(*web);
+  REQUIRE_FALSE(bad_web);
+  CHECK(contains(bad_web.error().to_string(), "w.yaml: web"));
+  CHECK(contains(bad_web.error().to_string(), "max_redirect"));
 
   cfg->disabled_tools = {"Grep"};
   reg = load_registry(*cfg);
