@@ -105,30 +105,35 @@ bool type_matches(const json& v, const std::set<std::string>& types) {
   return v.is_number_integer() || std::floor(v.get<double>()) == v.get<double>();
 }
 
-class Converter {
+}  // namespace
+
+class SchemaConverter {
  public:
-  Converter(const json& root, const SchemaOptions& o) : root_(root), o_(o) {
-    w_ = o_.whitespace.empty() ? "" : " ws ";
+  explicit SchemaConverter(const SchemaOptions& o) : o_(o) { w_ = o_.whitespace.empty() ? "" : " ws "; }
+
+  Result<Expr> add(const json& schema) {
+    root_ = &schema;
+    ++schema_count_;
+    auto e = visit(schema, "#", 0);
+    root_ = nullptr;
+    return e;
   }
 
-  Result<std::string> run() {
-    auto e = visit(root_, "#", 0);
-    if (!e) return e.error();
-    std::string root_body;
-    if (*e) {
-      root_body = **e;
-    } else {
-      // Nothing validates: a rule with no finite derivation matches nothing.
-      root_body = "nothing";
+  std::string never() {
+    if (!names_.count("nothing")) {
+      names_.insert("nothing");
       rules_.push_back({"nothing", "\"\\x00\" nothing"});
     }
+    return "nothing";
+  }
+
+  std::string build(const std::string& root_body) const {
     std::string out = "root ::= " + root_body + "\n";
     if (!w_.empty()) out += "ws ::= " + o_.whitespace + "\n";
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     return out;
   }
 
- private:
   // ---- rules ----------------------------------------------------------------
   std::string add_rule(const std::string& hint, const std::string& body) {
     auto it = by_body_.find(body);
@@ -147,6 +152,7 @@ class Converter {
     return name;
   }
   std::string prim(const std::string& name) {
+    if (name == "nothing") return never();
     if (prims_.count(name)) return name;
     prims_.insert(name);
     names_.insert(name);
@@ -200,7 +206,7 @@ class Converter {
     if (!dec.empty() && dec[0] != '/')
       return err(path, fmt::format("unsupported keyword '$ref' to '{}': anchors are not supported", ref));
     try {
-      return root_.at(json::json_pointer(dec));
+      return root_->at(json::json_pointer(dec));
     } catch (const std::exception&) {
       return err(path, fmt::format("$ref '{}' points to nothing in this schema", ref));
     }
@@ -209,7 +215,7 @@ class Converter {
   Status check_keywords(const json& s, const std::string& path) const {
     for (auto it = s.begin(); it != s.end(); ++it) {
       const std::string& k = it.key();
-      if (k == "$id" && &s != &root_) return err(path, "unsupported keyword '$id' below the root");
+      if (k == "$id" && &s != root_) return err(path, "unsupported keyword '$id' below the root");
       if (!kKeywords.count(k) && !kAnnotations.count(k)) return err(path, fmt::format("unsupported keyword '{}'", k));
     }
     if (auto t = s.find("type"); t != s.end()) {
@@ -445,14 +451,17 @@ class Converter {
     return typed(s, path, depth);
   }
 
-  Result<Expr> ref_rule(const std::string& ref, const std::string& path) {
-    auto it = ref_rules_.find(ref);
+  Result<Expr> ref_rule(const std::string& ref0, const std::string& path) {
+    // Keyed per added schema: "#/..." means a different thing in each.
+    const std::string ref = ref0;
+    const std::string key = std::to_string(schema_count_) + ref0;
+    auto it = ref_rules_.find(key);
     if (it != ref_rules_.end()) return it->second;
     auto target = resolve(ref, path);
     if (!target) return target.error();
     // Reserve the name first so a recursive reference finds it.
     std::string name = unique_name("ref-" + ref.substr(1));
-    ref_rules_[ref] = Expr(name);
+    ref_rules_[key] = Expr(name);
     size_t slot = rules_.size();
     rules_.push_back({name, ""});
     auto e = visit(*target, ref, 1);
@@ -460,7 +469,6 @@ class Converter {
     if (!*e) {
       // Never: the rule may already be referenced; make it match nothing.
       rules_[slot].second = "\"\\x00\" " + name;
-      ref_rules_[ref] = Expr(name);
       return Expr();
     }
     rules_[slot].second = **e;
@@ -843,7 +851,8 @@ class Converter {
     return r;
   }
 
-  const json& root_;
+  const json* root_ = nullptr;
+  int schema_count_ = 0;
   SchemaOptions o_;
   std::string w_;
   std::vector<std::pair<std::string, std::string>> rules_;
@@ -854,11 +863,27 @@ class Converter {
   std::vector<std::string> excluded_extra_;
 };
 
-}  // namespace
-
 Result<std::string> schema_to_gbnf(const nlohmann::json& schema, const SchemaOptions& opts) {
-  Converter c(schema, opts);
-  return c.run();
+  SchemaConverter c(opts);
+  auto e = c.add(schema);
+  if (!e) return e.error();
+  // Nothing validates: a rule with no finite derivation matches nothing.
+  return c.build(*e ? **e : c.never());
 }
+
+SchemaGrammarBuilder::SchemaGrammarBuilder(SchemaOptions opts) : impl_(std::make_unique<SchemaConverter>(opts)) {}
+SchemaGrammarBuilder::~SchemaGrammarBuilder() = default;
+
+Result<std::optional<std::string>> SchemaGrammarBuilder::add_schema(const nlohmann::json& schema) {
+  auto e = impl_->add(schema);
+  if (!e) return e.error();
+  return *e;
+}
+std::string SchemaGrammarBuilder::add_rule(const std::string& name_hint, const std::string& body) {
+  return impl_->add_rule(name_hint, body);
+}
+std::string SchemaGrammarBuilder::json_string() { return impl_->prim("json-string"); }
+std::string SchemaGrammarBuilder::never() { return impl_->never(); }
+std::string SchemaGrammarBuilder::build(const std::string& root_body) const { return impl_->build(root_body); }
 
 }  // namespace rewoo::agent::grammar

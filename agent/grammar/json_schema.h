@@ -19,6 +19,8 @@
 // bounds are written without exponent.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -35,5 +37,32 @@ struct SchemaOptions {
 };
 
 Result<std::string> schema_to_gbnf(const nlohmann::json& schema, const SchemaOptions& opts = {});
+
+class SchemaConverter;
+
+// Several schemas in one grammar (function-call grammars):
+//   SchemaGrammarBuilder b;
+//   auto params = b.add_schema(schema);            // GBNF expression, or nullopt if nothing validates
+//   std::string gbnf = b.build("\"{\" ... " + **params + " ...");
+class SchemaGrammarBuilder {
+ public:
+  explicit SchemaGrammarBuilder(SchemaOptions opts = {});
+  ~SchemaGrammarBuilder();
+  SchemaGrammarBuilder(const SchemaGrammarBuilder&) = delete;
+  SchemaGrammarBuilder& operator=(const SchemaGrammarBuilder&) = delete;
+
+  // An expression for the JSON texts valid under `schema` ($refs resolve
+  // within it); nullopt when none is.
+  Result<std::optional<std::string>> add_schema(const nlohmann::json& schema);
+  // Adds a rule (deduplicated by body); returns its name.
+  std::string add_rule(const std::string& name_hint, const std::string& body);
+  std::string json_string();  // rule for any JSON string
+  std::string never();        // rule that matches nothing
+  // The grammar text: "root ::= <root_body>" and every rule added.
+  std::string build(const std::string& root_body) const;
+
+ private:
+  std::unique_ptr<SchemaConverter> impl_;
+};
 
 }  // namespace rewoo::agent::grammar

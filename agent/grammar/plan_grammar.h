@@ -1,0 +1,35 @@
+// The reWOO plan grammar, generated from the tool registry: what the planner
+// may write, so every plan it finishes parses (agent/plan_parser.h).
+//
+//   Plan: <thought>
+//   :evidence0: = <Tool>[<input>]
+//   Plan: <thought>
+//   :evidence1: = <Tool>[<input, may say :evidence0:>]
+//   Answer: :evidence1:
+//
+// Evidence numbers count 0, 1, 2, ...; tool names are the registry's; inputs
+// are one line with balanced brackets whose `:evidenceK:` references name
+// earlier steps only; the answer names a defined step. Thoughts avoid `=` and
+// `#` and inputs avoid `#E` and a `:` that starts anything but a reference,
+// which keeps every accepted plan clear of the parser's error cases.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/base/result.h"
+#include "tools/registry.h"
+
+namespace rewoo::agent::grammar {
+
+struct PlanGrammarOptions {
+  int max_steps = 10;          // at least 1
+  bool leading_space = true;   // allow one space first (a model's first token is often "▁Plan")
+};
+
+// Errors: no tools, max_steps < 1.
+Result<std::string> plan_grammar_gbnf(const std::vector<std::string>& tool_names,
+                                      const PlanGrammarOptions& opts = {});
+Result<std::string> plan_grammar_gbnf(const tools::Registry& registry, const PlanGrammarOptions& opts = {});
+
+}  // namespace rewoo::agent::grammar
