@@ -99,6 +99,7 @@ struct Info {
   int direct = 0;    // text in direct text/inline children
   int commas = 0;
   int paras = 0, imgs = 0, lis = 0, inputs = 0, headings = 0;
+  int ptext = 0;     // text in real paragraphs (<p>, >= 40 chars, few links) below
   float score = 0;
   int weight = 0;    // class/id weight
   std::string cls;   // lower-cased "class id"
@@ -188,6 +189,8 @@ class Extractor {
       p.lis += in.lis;
       p.inputs += in.inputs;
       p.headings += in.headings;
+      if (nd.tag == Tag::kP && in.text >= 40 && in.links * 3 < in.text) in.ptext = in.text;
+      p.ptext += in.ptext;
       if (nd.tag == Tag::kText || !is_block(nd.tag)) p.direct += in.text;
     }
   }
@@ -277,6 +280,18 @@ class Extractor {
           best = a;
           break;
         }
+      }
+    }
+    // Paragraphs split across sibling containers: move up while an ancestor
+    // holds much more paragraph text than the pick.
+    {
+      int p = doc_.node(best).parent;
+      for (int hop = 0; hop < 6 && p > 0; ++hop, p = doc_.node(p).parent) {
+        Tag pt = doc_.node(p).tag;
+        if (pt == Tag::kBody || pt == Tag::kHtml) break;
+        const Info& bi = info_[static_cast<size_t>(best)];
+        const Info& pi = info_[static_cast<size_t>(p)];
+        if (pi.ptext * 10 >= bi.ptext * 13 && pi.ptext * 10 >= pi.text * 6 && link_density(p) < 0.25f) best = p;
       }
     }
     // Climb while the parent scores no less (the article split across children).
