@@ -18,6 +18,8 @@
 #include "agent/plan_parser.h"
 #include "engine/base/trace.h"
 #include "tools/builtin_tools.h"
+#include "tools/config.h"
+#include "tools/default_registry.h"
 
 namespace rewoo::cli {
 namespace {
@@ -25,6 +27,7 @@ namespace {
 struct PlanInput {
   std::string file = "-";
   std::string tools_csv;  // --tools A,B
+  std::string config;     // --config FILE: plugins and web settings (tools/config.h)
   bool json = false;
 };
 
@@ -41,10 +44,14 @@ Result<std::string> read_input(const std::string& file) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
-// The built-in tools, restricted to --tools when given.
-Result<tools::Registry> make_registry(const std::string& csv) {
-  tools::Registry reg;
-  tools::register_builtin_tools(reg);
+// The built-in tools and the --config file's plugins, restricted to --tools
+// when given.
+Result<tools::Registry> make_registry(const std::string& csv, const std::string& config) {
+  auto cfg = tools::load_config_for_cli(config);
+  if (!cfg) return cfg.error();
+  auto loaded = tools::load_registry(*cfg);
+  if (!loaded) return loaded.error();
+  tools::Registry reg = std::move(*loaded);
   if (csv.empty()) return reg;
   std::vector<std::string> only;
   std::stringstream ss(csv);
@@ -53,7 +60,9 @@ Result<tools::Registry> make_registry(const std::string& csv) {
     name.erase(name.find_last_not_of(" \t") + 1);
     if (!name.empty()) only.push_back(name);
   }
-  return reg.restricted_to(only);
+  auto r = reg.restricted_to(only);
+  if (!r) return r.error().wrap("--tools");
+  return r;
 }
 
 void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
@@ -79,9 +88,9 @@ struct Loaded {
 
 Loaded load(const PlanInput& in, std::FILE* out, bool json_errors) {
   Loaded l;
-  auto reg = make_registry(in.tools_csv);
+  auto reg = make_registry(in.tools_csv, in.config);
   if (!reg) {
-    std::fprintf(stderr, "rewoo: --tools: %s\n", reg.error().to_string().c_str());
+    std::fprintf(stderr, "rewoo: %s\n", reg.error().to_string().c_str());
     l.exit_code = 2;
     return l;
   }
@@ -234,6 +243,7 @@ void add_common(CLI::App* cmd, PlanInput& in) {
   cmd->add_option("file", in.file, "plan file, or - for standard input")->capture_default_str();
   cmd->add_option("--tools", in.tools_csv,
                   "only these tools may be used (comma-separated names; default: all built-in)");
+  tools::add_config_option(*cmd, &in.config);
   cmd->add_flag("--json", in.json, "machine-readable output on stdout");
 }
 

@@ -7,8 +7,6 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "agent/cli/commands.h"
 #include "tools/config.h"
@@ -19,16 +17,6 @@ namespace rewoo::cli {
 namespace {
 
 using json = nlohmann::json;
-
-// Plugin hosts log (an MCP server's stderr, restarts); the log goes to
-// stderr so that stdout stays the command's output.
-void log_to_stderr() {
-  if (!spdlog::get("rewoo-stderr")) {
-    auto logger = spdlog::stderr_color_mt("rewoo-stderr");
-    spdlog::set_default_logger(logger);
-  }
-  if (const char* lvl = std::getenv("REWOO_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
-}
 
 // The registry for --config FILE; prints the error and sets the exit code
 // when it cannot be built.
@@ -62,7 +50,6 @@ struct CallArgs {
 };
 
 void run_list(const ListArgs& a, Context& ctx) {
-  log_to_stderr();
   auto reg = registry_for(a.config, ctx);
   if (!reg) return;
   if (a.json) {
@@ -91,7 +78,6 @@ void run_list(const ListArgs& a, Context& ctx) {
 }
 
 void run_call(const CallArgs& a, Context& ctx) {
-  log_to_stderr();
   std::string input = a.input;
   if (input == "-") input.assign(std::istreambuf_iterator<char>(std::cin), {});
   auto reg = registry_for(a.config, ctx);

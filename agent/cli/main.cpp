@@ -1,6 +1,10 @@
 // build/rewoo: the command-line front end.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "agent/cli/commands.h"
 
@@ -13,6 +17,10 @@ int main(int argc, char** argv) {
       "rewoo"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rewoo 0.1.0");
+  // Logs (plugin servers' stderr, restarts, warnings) go to stderr, never
+  // into the command's output; REWOO_LOG=debug|info|warn|error|off sets the level.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("rewoo"));
+  if (const char* lvl = std::getenv("REWOO_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
   rewoo::cli::Context ctx;
   rewoo::cli::register_plan_commands(app, ctx);
   rewoo::cli::register_tool_commands(app, ctx);

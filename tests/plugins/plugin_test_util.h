@@ -54,6 +54,11 @@ inline void write_file(const std::filesystem::path& p, const std::string& text) 
 }
 
 // The rewoo CLI, quoted for run_command.
-inline std::string rewoo_cli() { return "'" + (binary_dir() / "rewoo").string() + "'"; }
+inline std::string rewoo_cli() {
+  std::string quoted = "'";  // built up in steps: GCC 12 warns (-Wrestrict) on "'" + string&&
+  quoted += (binary_dir() / "rewoo").string();
+  quoted += "'";
+  return quoted;
+}
 
 }  // namespace rewoo::test

@@ -231,6 +231,16 @@ TEST_CASE("mcp fake: stopping leaves no process and no zombie; concurrent calls 
   CHECK(waitpid(pid, nullptr, WNOHANG) == -1);  // reaped: no longer our child
 }
 
+TEST_CASE("mcp fake: a server started on a thread that has exited keeps running") {
+  McpClient c(fake());
+  std::thread([&] { REQUIRE(c.start()); }).join();
+  std::this_thread::sleep_for(100ms);
+  auto r = c.call_tool("echo", {{"text", "x"}});
+  REQUIRE(r);
+  CHECK(r->text == "echo: x");
+  CHECK(c.start_count() == 1);
+}
+
 TEST_CASE("mcp fake: McpTool maps plan input to arguments and errors to error evidence") {
   tools::McpServerConfig cfg;
   cfg.name = "fake";

@@ -124,6 +124,7 @@ Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const SpawnOptions& opts) 
   char* const* env_ptr = opts.env ? envp.data() : environ;
   const char* exe_path = exe->c_str();
   const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
+  const bool pdeathsig = opts.kill_with_thread;
 
   int in[2], out[2], err[2], report[2];
   if (!make_pipe(in)) return Error("cannot create a pipe: " + errno_text(errno));
@@ -150,8 +151,10 @@ Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const SpawnOptions& opts) 
   if (pid == 0) {
     // Child.
     setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    if (pdeathsig) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+    }
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -297,7 +300,9 @@ Result<ProcessOutput> run_process(const SpawnOptions& opts, std::string_view inp
                                   const std::atomic<bool>* cancelled) {
   auto start = Clock::now();
   auto deadline = start + timeout;
-  auto sp = Subprocess::spawn(opts);
+  SpawnOptions o = opts;
+  o.kill_with_thread = true;  // this thread waits for the child anyway
+  auto sp = Subprocess::spawn(o);
   if (!sp) return sp.error();
   Subprocess& p = **sp;
   ProcessOutput r;

@@ -2,8 +2,8 @@
 // stopped with their whole process group.
 //
 // Each child runs in its own process group (so a plugin's own children are
-// stopped with it) and gets SIGKILL if rewoo dies. Arguments are passed as a
-// vector straight to execve: model text never reaches a shell.
+// stopped with it). Arguments are passed as a vector straight to execve:
+// model text never reaches a shell.
 //
 //   SpawnOptions o;
 //   o.argv = {"wc", "-w"};
@@ -34,6 +34,11 @@ struct SpawnOptions {
   std::optional<std::vector<std::string>> env;
   // Working directory; empty = rewoo's.
   std::string cwd;
+  // SIGKILL the child when the spawning *thread* exits (PR_SET_PDEATHSIG), so
+  // a run-to-completion child cannot outlive rewoo. Long-lived children
+  // (MCP servers, started on whichever thread calls first) leave it off: they
+  // see EOF on stdin when rewoo exits.
+  bool kill_with_thread = false;
 };
 
 // The environment a plugin gets: the allowlisted variables copied from
