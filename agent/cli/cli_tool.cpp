@@ -67,11 +67,14 @@ void run_list(const ListArgs& a, Context& ctx) {
     fmt::print("{}\n", out.dump(2));
     return;
   }
-  size_t w = 4;
-  for (auto& n : reg->names()) w = std::max(w, n.size());
+  size_t w = 4, kw = 4;
   for (auto& t : reg->tools()) {
-    fmt::print("{:<{}}  {:<8}  {}\n", t->name(), w, t->kind(), t->description());
-    fmt::print("{:<{}}  {:<8}  input: {}; from: {}\n", "", w, "", t->input_description(),
+    w = std::max(w, t->name().size());
+    kw = std::max(kw, t->kind().size());
+  }
+  for (auto& t : reg->tools()) {
+    fmt::print("{:<{}}  {:<{}}  {}\n", t->name(), w, t->kind(), kw, t->description());
+    fmt::print("{:<{}}  {:<{}}  input: {}; from: {}\n", "", w, "", kw, t->input_description(),
                t->source());
   }
   fmt::print(stderr, "{} tool{}\n", reg->size(), reg->size() == 1 ? "" : "s");
