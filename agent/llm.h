@@ -51,6 +51,9 @@ class LanguageModel {
   virtual std::string describe() const = 0;
   // True for models whose weights are random: their text is noise.
   virtual bool is_random() const { return false; }
+  // The engine's tokenizer when there is one (grammar masks need the
+  // vocabulary); nullptr for models without (test fakes).
+  virtual const engine::Tokenizer* tokenizer() const { return nullptr; }
 };
 
 inline std::vector<Result<Completion>> LanguageModel::complete_batch(
