@@ -359,7 +359,11 @@ class GrammarConstraints : public Constraints {
     if (!tg) {
       auto g = grammar::Grammar::parse(gbnf);
       if (!g) return g.error().wrap("compiling a generated grammar");
-      tg = grammar::TokenGrammar::create(std::move(*g), vocab_);
+      // Lazy masks: precomputing every state of a plan grammar over a 32000
+      // vocabulary takes seconds, while one plan visits a few dozen states.
+      grammar::TokenGrammarOptions o;
+      o.precompute = false;
+      tg = grammar::TokenGrammar::create(std::move(*g), vocab_, o);
       std::lock_guard<std::mutex> lock(mu_);
       cache_.emplace(gbnf, tg);
     }

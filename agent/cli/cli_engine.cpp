@@ -173,6 +173,10 @@ void run_model_random(const RandomArgs& a, Context& ctx) {
     ctx.exit_code = 1;
     return;
   }
+  // Marks the folder so `rewoo ask` and friends can say the output is noise.
+  std::ofstream(fs::path(a.out) / "RANDOM_WEIGHTS")
+      << "This model has random weights (rewoo model random --shape " << a.shape << " --seed "
+      << a.seed << "): its output is noise.\n";
   fs::path tok = a.tokenizer.empty() ? find_llama2_tokenizer() : fs::path(a.tokenizer);
   if (tok.empty()) {
     fmt::print(stderr, "rewoo: warning: no Llama 2 tokenizer.model found; pass --tokenizer to copy one beside the model\n");

@@ -1,0 +1,63 @@
+// The model, tool and sampling flags shared by ask, call, chat and run.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/session.h"
+
+namespace rewoo::cli {
+
+class ModelSetup {
+ public:
+  void add_flags(CLI::App& cmd, bool agent_flags, bool batch = false) {
+    cmd.add_option("-m,--model", so_.model_path, "Model directory (GPTQ safetensors + config.json + tokenizer.model)")
+        ->required();
+    cmd.add_option("--tokenizer", so_.tokenizer_path, "tokenizer.model (default: beside the weights)");
+    cmd.add_option("--device", so_.device, "cpu, cuda or auto")->capture_default_str();
+    cmd.add_option("--threads", so_.threads, "CPU threads (0: all cores)");
+    cmd.add_option("--context", so_.context, "Context window in tokens (0: the model's)");
+    cmd.add_option("--tools", tools_csv_, "Only these tools, comma-separated (e.g. DuckDuckGo,KnowledgeModel)");
+    cmd.add_option("--prompts", so_.prompts_dir, "Directory of prompt templates overriding the built-in ones (NAME.txt)");
+    cmd.add_flag("--no-grammar", no_grammar_, "Do not constrain plans and calls with a grammar");
+    cmd.add_option("--seed", ao_.sampling.seed, "Sampling seed: same seed, same output")->capture_default_str();
+    cmd.add_option("--temperature", ao_.sampling.temperature, "0 = greedy")->capture_default_str();
+    cmd.add_option("--top-p", ao_.sampling.top_p)->capture_default_str();
+    cmd.add_option("--top-k", ao_.sampling.top_k, "0 = off")->capture_default_str();
+    cmd.add_option("--repeat-penalty", ao_.sampling.repetition_penalty)->capture_default_str();
+    cmd.add_option("--max-tokens", ao_.max_answer_tokens, "Longest answer / call / reply")->capture_default_str();
+    if (agent_flags) {
+      cmd.add_option("--max-plan-tokens", ao_.max_plan_tokens)->capture_default_str();
+      cmd.add_option("--max-steps", ao_.max_steps, "Most steps a plan may have (the plan grammar's limit)")
+          ->capture_default_str();
+      cmd.add_option(batch ? "--step-jobs" : "--jobs,-j", ao_.jobs, "Plan steps run at once (per task)")
+          ->capture_default_str();
+      cmd.add_option("--step-timeout", step_timeout_s_, "Seconds per step before its evidence becomes an error")
+          ->capture_default_str();
+      cmd.add_flag("--replan", ao_.replan, "Write one more plan when the first does not parse or all its steps fail");
+      cmd.add_option("--knowledge-depth", ao_.knowledge_depth, "KnowledgeModel recursion limit")->capture_default_str();
+      cmd.add_option("--slots", so_.slots, "KV-cache slots (KnowledgeModel steps ready together run as one batch)")
+          ->capture_default_str();
+    }
+  }
+
+  Result<std::unique_ptr<agent::Session>> build() {
+    so_.tools = agent::split_names(tools_csv_);
+    so_.grammar = !no_grammar_;
+    ao_.use_grammar = !no_grammar_;
+    ao_.step_timeout = std::chrono::milliseconds(static_cast<long>(step_timeout_s_ * 1000));
+    return agent::open_session(so_);
+  }
+  const agent::AgentOptions& agent_options() const { return ao_; }
+
+ private:
+  agent::SessionOptions so_;
+  agent::AgentOptions ao_;
+  std::string tools_csv_;
+  bool no_grammar_ = false;
+  double step_timeout_s_ = 120;
+};
+
+}  // namespace rewoo::cli
