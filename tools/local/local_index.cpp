@@ -1,5 +1,7 @@
 #include "tools/local/local_index.h"
 
+#include "tools/html/main_text.h"
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -122,9 +124,16 @@ Extracted extract(DocType type, const std::string& raw, const std::string& stem)
     case DocType::kMarkdown:
       return {markdown_title(raw, stem), raw};
     case DocType::kHtml: {
-      HtmlText h = html_to_text_basic(raw);
-      std::string title = h.title.empty() ? first_line_title(h.text, stem) : h.title;
-      return {title, h.text};
+      // The web tools' main-text extractor: the same text TextScraper would
+      // keep of the page. A page it finds nothing in falls back to all text.
+      html::ExtractedPage page = html::extract_main_text(raw);
+      if (trim(page.text).empty()) {
+        HtmlText h = html_to_text_basic(raw);
+        page.text = h.text;
+        if (page.title.empty()) page.title = h.title;
+      }
+      std::string title = page.title.empty() ? first_line_title(page.text, stem) : page.title;
+      return {title, page.text};
     }
     case DocType::kText:
     case DocType::kNone:

@@ -6,8 +6,8 @@
 // size are unchanged is skipped, one whose content hash is unchanged is only
 // re-stamped, changed files are re-extracted and files that are gone are
 // dropped. Each document is addressed as doc://<path relative to the root>,
-// and its extracted text is stored in the index, so readers (DocStore) never
-// touch the file system.
+// and its extracted text (HTML through tools/html's main-text extractor) is
+// stored in the index, so readers (DocStore) never touch the file system.
 //
 //   auto idx = LocalIndex::open("corpus/.rewoo-index.db");   // creates it
 //   auto stats = idx->update("corpus");                       // (re)indexes
@@ -109,8 +109,8 @@ std::string doc_url(const std::string& relative_path);
 Result<std::string> doc_url_path(const std::string& url);
 
 // Text of an HTML document (script/style/nav/etc. dropped, block elements on
-// their own lines, entities decoded) and its <title>. The fallback used until
-// the main-text extractor is wired in.
+// their own lines, entities decoded) and its <title>: all of the visible text,
+// used when the main-text extractor (tools/html) finds nothing.
 struct HtmlText {
   std::string title;
   std::string text;

@@ -52,12 +52,15 @@ Result<WebConfig> WebConfig::from_yaml(const YAML::Node& node) {
   REWOO_TRY(check_keys(node, "", {"search", "timeouts", "max_body_bytes", "max_redirects", "allow_ranges",
                                   "user_agent", "concurrency", "cache", "text"}));
   if (auto s = node["search"]) {
-    REWOO_TRY(check_keys(s, "search", {"backend", "url", "max_results"}));
+    REWOO_TRY(check_keys(s, "search", {"backend", "url", "max_results", "dir", "db"}));
     REWOO_TRY(read(s, "backend", &c.search_backend, "search."));
     REWOO_TRY(read(s, "url", &c.search_url, "search."));
     REWOO_TRY(read(s, "max_results", &c.max_results, "search."));
-    if (c.search_backend != "duckduckgo" && c.search_backend != "searxng")
-      return Error("web config: search.backend must be duckduckgo or searxng, not '" + c.search_backend + "'");
+    REWOO_TRY(read(s, "dir", &c.local_dir, "search."));
+    REWOO_TRY(read(s, "db", &c.local_db, "search."));
+    if (c.search_backend == "local" && !s["max_results"]) c.max_results = 5;
+    if (c.search_backend != "duckduckgo" && c.search_backend != "searxng" && c.search_backend != "local")
+      return Error("web config: search.backend must be duckduckgo, searxng or local, not '" + c.search_backend + "'");
   }
   if (auto t = node["timeouts"]) {
     REWOO_TRY(check_keys(t, "timeouts", {"connect_ms", "total_ms", "low_speed_bytes", "low_speed_seconds"}));
@@ -112,7 +115,12 @@ Result<WebConfig> WebConfig::from_env() {
     c = std::move(*r);
   }
   if (const char* v = std::getenv("REWOO_SEARCH_URL"); v && *v) c.search_url = v;
-  if (const char* v = std::getenv("REWOO_SEARCH_BACKEND"); v && *v) c.search_backend = v;
+  if (const char* v = std::getenv("REWOO_SEARCH_BACKEND"); v && *v) {
+    if (std::string(v) == "local" && c.search_backend != "local" && c.max_results == 8) c.max_results = 5;
+    c.search_backend = v;
+  }
+  if (const char* v = std::getenv("REWOO_LOCAL_DIR"); v && *v) c.local_dir = v;
+  if (const char* v = std::getenv("REWOO_LOCAL_DB"); v && *v) c.local_db = v;
   if (const char* v = std::getenv("REWOO_WEB_CACHE"); v && *v) c.http.cache_dir = expand_home(v);
   if (const char* v = std::getenv("REWOO_WEB_REPLAY"); v && std::string(v) == "1") c.http.replay = true;
   if (const char* v = std::getenv("REWOO_WEB_ALLOW"); v && *v) {

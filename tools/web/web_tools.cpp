@@ -8,6 +8,7 @@
 #include "tools/html/html_dom.h"
 #include "tools/http/charset.h"
 #include "tools/http/url.h"
+#include "tools/local/local_backend.h"
 #include "tools/web/page_text.h"
 
 namespace rewoo::tools::web {
@@ -161,6 +162,15 @@ Result<std::vector<SearchResult>> web_search(const WebConfig& config, const std:
                                              const std::atomic<bool>* cancelled) {
   std::string q = collapse(query);
   if (q.empty()) return Error("empty search query");
+  if (config.search_backend == "local") {  // tools/local: SQLite FTS5 over a folder
+    auto idx = shared_local_index(config.local_dir, config.local_db);
+    if (!idx) return Error("search failed: " + idx.error().to_string());
+    auto hits = (*idx)->search(q, std::max(1, config.max_results));
+    if (!hits) return Error("search failed: " + hits.error().message);
+    std::vector<SearchResult> local;
+    for (auto& h : *hits) local.push_back({h.title, h.url, h.snippet});
+    return local;
+  }
   auto client = http::HttpClient::create(config.http);
   if (!client) return client.error();
   std::string sep = config.search_url.find('?') == std::string::npos ? "?" : "&";
@@ -208,6 +218,14 @@ std::string TextScraperTool::description() const {
 }
 
 ToolResult TextScraperTool::invoke(const std::string& input, const ToolContext& ctx) {
+  if (input.find("doc://") != std::string::npos) {  // documents of the local index (tools/local)
+    auto local = read_local_documents(config_.local_dir, config_.local_db, input,
+                                      config_.page_text_chars, config_.total_text_chars);
+    if (!urls_in(input).empty())
+      local.text += "\n\n[http(s) links were not fetched: give doc:// and web links in separate steps]";
+    if (!local.ok) return ToolResult::failure(local.text);
+    return ToolResult::success(local.text, std::move(local.sources));
+  }
   auto urls = urls_in(input);
   if (urls.empty()) return ToolResult::failure("TextScraper: no http(s) URLs in the input");
   std::string note;
