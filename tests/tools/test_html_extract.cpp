@@ -160,7 +160,7 @@ TEST_CASE("extraction F1 on article-extraction-dev stays above the floor") {
   for (const auto& p : pages) counts.push_back(rewoo::bench::shingle_match(p.truth, extract_main_text(p.html).text));
   auto s = rewoo::bench::score_of(counts);
   MESSAGE("precision " << s.precision << " recall " << s.recall << " F1 " << s.f1);
-  CHECK(s.f1 >= 0.94);  // measured 0.968; the bar is 0.90
+  CHECK(s.f1 >= 0.95);  // measured 0.976; the bar is 0.90
   CHECK(s.precision >= 0.90);
   CHECK(s.recall >= 0.90);
 }

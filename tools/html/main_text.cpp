@@ -18,7 +18,8 @@ const char* const kUnlikely[] = {
     "rss", "shoutbox", "sidebar", "skyscraper", "social", "sponsor", "supplemental",
     "ad-break", "agegate", "pagination", "pager", "popup", "yom-remote", "newsletter",
     "cookie", "share", "subscribe", "promo", "masthead", "navbar", "topbar", "signup",
-    "recommend", "trending", "most-popular", "mostpopular", "outbrain", "taboola", "modal"};
+    "recommend", "trending", "most-popular", "mostpopular", "outbrain", "taboola", "modal",
+    "caption", "read-more", "readmore"};
 const char* const kMaybe[] = {"and", "article", "body", "column", "content", "main", "shadow"};
 const char* const kPositive[] = {"article", "body", "content", "entry", "hentry", "h-entry",
                                  "main", "page", "post", "text", "blog", "story"};
@@ -62,7 +63,7 @@ bool is_junk_tag(Tag t) {
     case Tag::kHead: case Tag::kTitle: case Tag::kCanvas: case Tag::kObject: case Tag::kEmbed:
     case Tag::kVideo: case Tag::kAudio: case Tag::kMap: case Tag::kDialog: case Tag::kHeader:
     case Tag::kOption: case Tag::kLabel: case Tag::kNoembed: case Tag::kNoframes: case Tag::kMeta:
-    case Tag::kLink:
+    case Tag::kLink: case Tag::kFigcaption:
       return true;
     default:
       return false;
