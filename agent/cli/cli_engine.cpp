@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "agent/grammar/grammar_processor.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_loader.h"
@@ -33,6 +34,7 @@ struct GenerateArgs {
   uint64_t seed = 0;
   std::vector<std::string> stop;
   bool json = false, no_bos = false, stats = false;
+  std::string grammar_file, json_schema_file;  // grammar-constrained output (agent/grammar)
 };
 
 void run_generate(const GenerateArgs& a, Context& ctx) {
@@ -62,6 +64,15 @@ void run_generate(const GenerateArgs& a, Context& ctx) {
   o.seed = a.seed;
   o.stop = a.stop;
   o.add_bos = !a.no_bos;
+  if (!a.grammar_file.empty() || !a.json_schema_file.empty()) {
+    auto p = agent::grammar::grammar_processor_from_files(a.grammar_file, a.json_schema_file, (*m)->tokenizer());
+    if (!p) {
+      fmt::print(stderr, "rewoo generate: {}\n", p.error().to_string());
+      ctx.exit_code = 1;
+      return;
+    }
+    o.processor = *p;
+  }
   TextCallback cb;
   if (!a.json) cb = [](std::string_view s) {
     std::fwrite(s.data(), 1, s.size(), stdout);
@@ -316,6 +327,9 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
   gen->add_option("--device", ga->device, "cpu, cuda or auto")->capture_default_str();
   gen->add_option("--threads", ga->threads, "CPU threads; 0 = all cores");
   gen->add_flag("--no-bos", ga->no_bos, "Do not prepend BOS to the prompt");
+  auto* gopt = gen->add_option("--grammar", ga->grammar_file, "Constrain the output to a GBNF grammar file");
+  gen->add_option("--json-schema", ga->json_schema_file, "Constrain the output to JSON valid under a JSON Schema file")
+      ->excludes(gopt);
   gen->add_flag("--stats", ga->stats, "Print timings to stderr");
   gen->add_flag("--json", ga->json, "Print one JSON object instead of streaming text");
   gen->footer(

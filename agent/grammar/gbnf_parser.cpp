@@ -611,14 +611,20 @@ Result<Grammar> Grammar::parse(std::string_view gbnf, std::string_view root) {
   return c.run(root);
 }
 
-bool Grammar::matches(std::string_view text) const {
+bool Grammar::matches(std::string_view text) const { return match(text).complete; }
+
+Grammar::MatchResult Grammar::match(std::string_view text) const {
   ByteMachine m(*this);
   uint32_t s = m.initial_set();
+  MatchResult r;
   for (unsigned char b : text) {
-    s = m.step(s, b).set;
-    if (s == ByteMachine::kDeadSet) return false;
+    uint32_t next = m.step(s, b).set;
+    if (next == ByteMachine::kDeadSet) return r;
+    s = next;
+    ++r.consumed;
   }
-  return m.can_end(s);
+  r.complete = m.can_end(s);
+  return r;
 }
 
 std::string Grammar::dump() const {

@@ -63,6 +63,12 @@ class Grammar {
 
   // Whether the whole of `text` is in the language.
   bool matches(std::string_view text) const;
+  struct MatchResult {
+    bool complete = false;  // the whole text is in the language
+    size_t consumed = 0;    // bytes that are a prefix of some sentence (== size unless rejected)
+  };
+  // Like matches(), and where it failed.
+  MatchResult match(std::string_view text) const;
 
   // A readable dump of the compiled rules (for `grammar check --verbose`).
   std::string dump() const;

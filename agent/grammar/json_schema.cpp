@@ -109,7 +109,7 @@ bool type_matches(const json& v, const std::set<std::string>& types) {
 
 class SchemaConverter {
  public:
-  explicit SchemaConverter(const SchemaOptions& o) : o_(o) { w_ = o_.whitespace.empty() ? "" : " ws "; }
+  explicit SchemaConverter(const SchemaOptions& o) : o_(o) { w_ = o_.whitespace.empty() ? " " : " ws "; }
 
   Result<Expr> add(const json& schema) {
     root_ = &schema;
@@ -129,7 +129,7 @@ class SchemaConverter {
 
   std::string build(const std::string& root_body) const {
     std::string out = "root ::= " + root_body + "\n";
-    if (!w_.empty()) out += "ws ::= " + o_.whitespace + "\n";
+    if (!o_.whitespace.empty()) out += "ws ::= " + o_.whitespace + "\n";
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     return out;
   }

@@ -375,6 +375,13 @@ bool GrammarMatcher::can_end() const {
   return im.m->can_end(history_.back().set);
 }
 
+bool GrammarMatcher::is_exhausted() const {
+  auto& im = *g_->impl_;
+  std::lock_guard lock(im.mu);
+  uint32_t s = history_.back().set;
+  return im.m->can_end(s) && im.m->next_bytes(s).empty();
+}
+
 std::string GrammarMatcher::forced_continuation(size_t max_bytes) const {
   auto& im = *g_->impl_;
   if (is_terminated()) return {};

@@ -103,6 +103,8 @@ class GrammarMatcher {
   bool can_end() const;
   // EOS was accepted.
   bool is_terminated() const { return history_.back().terminated; }
+  // The grammar may end here and can take no further byte.
+  bool is_exhausted() const;
   // The text every continuation must start with (empty when there is a
   // choice), cut at a UTF-8 character boundary; jump-forward decoding feeds
   // it to the model without sampling. At most max_bytes.
