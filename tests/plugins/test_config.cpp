@@ -164,6 +164,16 @@ TEST_CASE("arguments: a plan's text input becomes a tool's JSON arguments") {
 
   CHECK(tools::plugins::input_description_from_schema(two) ==
         "JSON object: {\"a\": number, \"b\": number}");
+  json with_format = json::parse(R"({"type": "object", "properties": {
+      "url": {"type": "string", "format": "uri"},
+      "format": {"type": "string", "enum": ["format", "x"]},
+      "list": {"type": "array", "items": {"type": "string", "format": "email"}}},
+      "required": ["format"]})");
+  CHECK(tools::plugins::without_format_annotations(with_format) == json::parse(R"({"type": "object", "properties": {
+      "url": {"type": "string"},
+      "format": {"type": "string", "enum": ["format", "x"]},
+      "list": {"type": "array", "items": {"type": "string"}}},
+      "required": ["format"]})"));
   CHECK(tools::plugins::sanitize_tool_name("get sum/2") == "get_sum_2");
   CHECK(tools::plugins::sanitize_tool_name("2fa") == "t2fa");
   CHECK(tools::plugins::one_line("a\n  b\tc") == "a b c");

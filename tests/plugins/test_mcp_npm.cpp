@@ -8,6 +8,9 @@
 
 #include <filesystem>
 
+#include "agent/grammar/function_call_grammar.h"
+#include "agent/grammar/grammar.h"
+#include "agent/grammar/plan_grammar.h"
 #include "tests/plugins/plugin_test_util.h"
 #include "tools/default_registry.h"
 #include "tools/plugins/plugin_tools.h"
@@ -107,6 +110,22 @@ TEST_CASE("mcp npm: server-everything and server-filesystem") {
     r = s.reg.find("files.read_text_file")->invoke((root / "../../etc/passwd").string(), ctx);
     CHECK_FALSE(r.ok);
     CHECK(contains(r.text, "Access denied"));
+  }
+
+  SUBCASE("their input schemas feed the function-call grammar; their names the plan grammar") {
+    namespace g = rewoo::agent::grammar;
+    for (auto format : {rewoo::agent::CallFormat::kJson, rewoo::agent::CallFormat::kYaml}) {
+      auto gbnf = g::function_call_gbnf(s.reg, format);
+      REQUIRE_MESSAGE(gbnf, (gbnf ? "" : gbnf.error().to_string()));
+      CHECK(contains(*gbnf, "ev.get-sum"));
+      auto compiled = g::Grammar::parse(*gbnf);
+      CHECK_MESSAGE(compiled, (compiled ? "" : compiled.error().to_string()));
+    }
+    auto plan = g::plan_grammar_gbnf(s.reg);
+    REQUIRE_MESSAGE(plan, (plan ? "" : plan.error().to_string()));
+    CHECK(contains(*plan, "files.read_text_file"));
+    CHECK(contains(s.reg.render_tools_block(),
+                   "ev.echo[Message to echo]: Echoes back the input string\n"));
   }
 
   SUBCASE("a server killed from outside is started again on the next call") {

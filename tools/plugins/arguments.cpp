@@ -104,6 +104,32 @@ Result<json> arguments_from_input(const std::string& input, const json& schema,
                "object: " + tool_name + "[{" + example + "}]");
 }
 
+json without_format_annotations(const json& schema) {
+  if (schema.is_array()) {
+    json out = json::array();
+    for (auto& e : schema) out.push_back(without_format_annotations(e));
+    return out;
+  }
+  if (!schema.is_object()) return schema;
+  json out = json::object();
+  for (auto& [k, v] : schema.items()) {
+    if (k == "format" && v.is_string()) continue;
+    if ((k == "properties" || k == "patternProperties" || k == "$defs" || k == "definitions" ||
+         k == "dependentSchemas") &&
+        v.is_object()) {
+      json m = json::object();  // keys here are names, not keywords
+      for (auto& [name, sub] : v.items()) m[name] = without_format_annotations(sub);
+      out[k] = std::move(m);
+    } else if (k == "enum" || k == "const" || k == "default" || k == "examples" ||
+               k == "required") {
+      out[k] = v;  // values, not schemas
+    } else {
+      out[k] = without_format_annotations(v);
+    }
+  }
+  return out;
+}
+
 std::string input_description_from_schema(const json& schema) {
   json props = schema.is_object() && schema.contains("properties") && schema["properties"].is_object()
                    ? schema["properties"]

@@ -21,6 +21,13 @@ namespace rewoo::tools::plugins {
 Result<nlohmann::json> arguments_from_input(const std::string& input, const nlohmann::json& schema,
                                             const std::string& tool_name);
 
+// The schema without `format` keywords. In JSON Schema 2020-12 `format` is an
+// annotation unless a validator opts in, and the MCP server validates its own
+// arguments anyway; rewoo's schema-to-grammar converter rejects keywords it
+// cannot enforce, so MCP tools expose their schemas without it (a property
+// *named* "format" stays).
+nlohmann::json without_format_annotations(const nlohmann::json& schema);
+
 // One line for the planner's tools block, e.g. "a file path", or
 // "JSON object: {\"a\": number, \"b\": number}".
 std::string input_description_from_schema(const nlohmann::json& schema);

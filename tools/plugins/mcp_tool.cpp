@@ -18,6 +18,7 @@ McpTool::McpTool(std::shared_ptr<McpClient> client, McpToolInfo info, std::strin
                  milliseconds timeout)
     : client_(std::move(client)),
       info_(std::move(info)),
+      schema_(without_format_annotations(info_.input_schema)),
       name_(std::move(registered_name)),
       timeout_(timeout) {}
 

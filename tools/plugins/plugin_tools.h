@@ -27,7 +27,9 @@ class McpTool : public Tool {
   std::string name() const override { return name_; }
   std::string description() const override;
   std::string input_description() const override;
-  std::optional<nlohmann::json> parameters_schema() const override { return info_.input_schema; }
+  // The server's inputSchema, less `format` annotations (see
+  // without_format_annotations in arguments.h).
+  std::optional<nlohmann::json> parameters_schema() const override { return schema_; }
   std::string kind() const override { return "mcp"; }
   std::string source() const override;
   ToolResult invoke(const std::string& input, const ToolContext& ctx) override;
@@ -38,6 +40,7 @@ class McpTool : public Tool {
  private:
   std::shared_ptr<McpClient> client_;
   McpToolInfo info_;
+  nlohmann::json schema_;
   std::string name_;
   std::chrono::milliseconds timeout_;
 };
