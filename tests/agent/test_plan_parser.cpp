@@ -2,6 +2,8 @@
 // and every error with its exact message and position.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "agent/plan_parser.h"
@@ -474,4 +476,44 @@ TEST_CASE("plan error: every error is reported, sorted by position") {
             "3:27: ':evidence3:' refers to a later step (defined on line 4)", 0) == 0);
   CHECK(r.errors[3].to_string().rfind("4:29: unbalanced brackets: '[' is never closed", 0) == 0);
   CHECK(r.errors[4].to_string().rfind("5:1: missing 'Answer:' line", 0) == 0);
+}
+
+TEST_CASE("plan: mutated plans never crash and every error has a real position") {
+  const std::string base = test::read_file(test::source_dir() / "tests/data/plans/nobel.plan");
+  const std::string alphabet = "[]:=\n\r #E0123evidnc\xC3\xBC" "AnswerPlan";
+  uint32_t seed = 12345;
+  auto rnd = [&seed](uint32_t n) {
+    seed = seed * 1664525u + 1013904223u;
+    return (seed >> 8) % n;
+  };
+  int valid = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s = base;
+    int edits = 1 + static_cast<int>(rnd(4));
+    for (int e = 0; e < edits; ++e) {
+      size_t at = rnd(static_cast<uint32_t>(s.size() + 1));
+      switch (rnd(3)) {
+        case 0: if (at < s.size()) s.erase(at, 1 + rnd(8)); break;
+        case 1: s.insert(at, 1, alphabet[rnd(static_cast<uint32_t>(alphabet.size()))]); break;
+        default: if (at < s.size()) s[at] = alphabet[rnd(static_cast<uint32_t>(alphabet.size()))];
+      }
+    }
+    auto r = parse(s);
+    CHECK(r.plan.has_value() == r.errors.empty());
+    int lines = 1 + static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+    for (const auto& e : r.errors) {
+      CHECK(e.line >= 1);
+      CHECK(e.line <= lines);
+      CHECK(e.col >= 1);
+      CHECK_FALSE(e.message.empty());
+    }
+    if (r.plan) {
+      ++valid;
+      for (size_t i = 0; i < r.plan->steps.size(); ++i) {
+        CHECK(r.plan->steps[i].index == static_cast<int>(i));
+        for (int d : r.plan->steps[i].depends_on) CHECK(d < static_cast<int>(i));
+      }
+    }
+  }
+  CHECK(valid > 0);  // some edits land in free text and keep the plan valid
 }
