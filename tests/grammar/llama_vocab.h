@@ -56,7 +56,7 @@ class SpTokenizer {
   std::vector<int> encode(const std::string& text) const {
     std::vector<int> ids;
     sp_.Encode(text, &ids).IgnoreError();
-    if (ids.empty() || text.empty() || text[0] == ' ') return ids;
+    if (ids.empty() || text.empty()) return ids;
     std::string first = sp_.IdToPiece(ids[0]);
     if (first.rfind("\xE2\x96\x81", 0) != 0) return ids;
     first = first.substr(3);
