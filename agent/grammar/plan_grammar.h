@@ -25,6 +25,9 @@ namespace rewoo::agent::grammar {
 struct PlanGrammarOptions {
   int max_steps = 10;          // at least 1
   bool leading_space = true;   // allow one space first (a model's first token is often "▁Plan")
+  // Most characters in a thought and items in an input (0: unbounded); a
+  // bound guarantees that sampling ends.
+  int max_text_chars = 0;
 };
 
 // Errors: no tools, max_steps < 1.

@@ -33,7 +33,9 @@ TEST_CASE("rewoo grammar check / match / from-schema") {
   CHECK(run("grammar match " + grammars() + "/json.gbnf '{\"a\": [1, 2]}'", &out) == 0);
   CHECK(run("grammar match " + grammars() + "/json.gbnf '{\"a\": [1, 2}'", &out) == 1);
   CHECK(out.find("1:12") != std::string::npos);
-  CHECK(run("echo -n '1. e4 e5' | " + rewoo_bin() + " grammar match " + grammars() + "/chess.gbnf -", &out) == 1);
+  CHECK(rewoo::test::run_command("printf '1. e4 e5\\n' | " + rewoo_bin() + " grammar match " + grammars() + "/chess.gbnf -", &out) == 1);
+  CHECK(out.find("input ends where the grammar expects more") != std::string::npos);
+  CHECK(rewoo::test::run_command("printf '1. e4 e5\\n2. d4 d5\\n' | " + rewoo_bin() + " grammar match " + grammars() + "/chess.gbnf -", &out) == 0);
   CHECK(run("grammar match " + (tmp / "bad.gbnf").string() + " x", &out) == 2);
   CHECK(run("grammar from-schema " + (tmp / "s.json").string() + " > " + (tmp / "s.gbnf").string()) == 0);
   CHECK(run("grammar match " + (tmp / "s.gbnf").string() + " '{\"n\":42}'") == 0);
