@@ -58,21 +58,32 @@ __global__ void __launch_bounds__(kThreads)
     for (int g = 0; g < kAttnMaxGroup; ++g)
 #pragma unroll
       for (int i = 0; i < 8; ++i) qr[g][i] = g < G ? qt[g * hd + sub * 8 + i] * scale : 0.0f;
-    for (int j = warp * kpw + kl; j - kl < nj; j += 4 * kpw) {
-      float kf[8];
-      const bool ok = j < nj;
-      if (ok) load8(kbase + (size_t)j * kv_row + sub * 8, kf);
-      else
+    // Four keys per lane in flight before their dot products (latency-bound
+    // otherwise: one dependent global load per key).
+    constexpr int kUnroll = 4;
+    for (int jb = warp * kpw; jb < nj; jb += 4 * kpw * kUnroll) {
+      float kf[kUnroll][8];
 #pragma unroll
-        for (int i = 0; i < 8; ++i) kf[i] = 0.0f;
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * 4 * kpw + kl;
+        if (j < nj) load8(kbase + (size_t)j * kv_row + sub * 8, kf[u]);
+        else
 #pragma unroll
-      for (int g = 0; g < kAttnMaxGroup; ++g) {
-        if (g >= G) break;
-        float d = 0.0f;
+          for (int i = 0; i < 8; ++i) kf[u][i] = 0.0f;
+      }
 #pragma unroll
-        for (int i = 0; i < 8; ++i) d += qr[g][i] * kf[i];
-        for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-        if (ok && sub == 0) s_score[g][j] = d;
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * 4 * kpw + kl;
+        const bool ok = j < nj;
+#pragma unroll
+        for (int g = 0; g < kAttnMaxGroup; ++g) {
+          if (g >= G) break;
+          float d = 0.0f;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) d += qr[g][i] * kf[u][i];
+          for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+          if (ok && sub == 0) s_score[g][j] = d;
+        }
       }
     }
   }
@@ -102,15 +113,25 @@ __global__ void __launch_bounds__(kThreads)
   for (int g = 0; g < kAttnMaxGroup; ++g)
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
-  for (int j = kg; j < nj; j += nkg) {
-    float vf[8];
-    load8(vbase + (size_t)j * kv_row + dg * 8, vf);
+  constexpr int kUnrollV = 4;
+  for (int jb = kg; jb < nj; jb += nkg * kUnrollV) {
+    float vf[kUnrollV][8];
 #pragma unroll
-    for (int g = 0; g < kAttnMaxGroup; ++g) {
-      if (g >= G) break;
-      const float p = s_score[g][j];
+    for (int u = 0; u < kUnrollV; ++u) {
+      const int j = jb + u * nkg;
+      if (j < nj) load8(vbase + (size_t)j * kv_row + dg * 8, vf[u]);
+    }
 #pragma unroll
-      for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[i];
+    for (int u = 0; u < kUnrollV; ++u) {
+      const int j = jb + u * nkg;
+      if (j >= nj) break;
+#pragma unroll
+      for (int g = 0; g < kAttnMaxGroup; ++g) {
+        if (g >= G) break;
+        const float p = s_score[g][j];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[u][i];
+      }
     }
   }
 #pragma unroll
@@ -133,7 +154,8 @@ __global__ void __launch_bounds__(kThreads)
 __global__ void attention_combine_kernel(const float* __restrict__ part_o,
                                          const float2* __restrict__ part_ml,
                                          const int32_t* __restrict__ pos, float* __restrict__ out,
-                                         int n_heads, int hd, int chunk, int n_splits) {
+                                         int n_heads, int hd, int chunk, int n_splits,
+                                         half* __restrict__ out_h, const int32_t* __restrict__ dest) {
   const int h = blockIdx.x, t = blockIdx.y;
   const int used = min(n_splits, ceil_div(pos[t] + 1, chunk));
   const size_t head = (size_t)t * n_heads + h;
@@ -149,7 +171,8 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_o,
     float o = 0.0f;
     for (int s = 0; s < used; ++s)
       o += part_o[(head * n_splits + s) * hd + d] * __expf(part_ml[head * n_splits + s].x - m);
-    out[head * hd + d] = o * inv;
+    if (out) out[head * hd + d] = o * inv;
+    if (out_h) out_h[(size_t)t * n_heads * hd + dest[h * hd + d]] = __float2half_rn(o * inv);
   }
 }
 
@@ -162,7 +185,7 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
 void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
                       const half* v_cache, const int32_t* pos, const int32_t* slot, float* out,
                       float* scratch, int T, int n_heads, int n_kv, int hd, int max_seq,
-                      int chunk, int n_splits, float scale) {
+                      int chunk, int n_splits, float scale, half* out_h, const int32_t* dest) {
   if (T <= 0) return;
   float* part_o = scratch;
   float2* part_ml =
@@ -174,7 +197,7 @@ void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
                                                            part_ml, n_heads, n_kv, hd, max_seq,
                                                            chunk, n_splits, scale);
   attention_combine_kernel<<<dim3(n_heads, T), min(hd, 256), 0, stream>>>(
-      part_o, part_ml, pos, out, n_heads, hd, chunk, n_splits);
+      part_o, part_ml, pos, out, n_heads, hd, chunk, n_splits, out_h, dest);
 }
 
 }  // namespace rewoo::kernels

@@ -25,10 +25,13 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
 // token t attends to keys 0..pos[t] of slot slot[t]; out fp32 [T, n_heads, hd].
 // n_splits * chunk must cover max(pos) + 1; chunk % 32 == 0, chunk <=
 // kAttnMaxChunk; hd % 8 == 0, hd <= kAttnMaxHeadDim; n_heads / n_kv <=
-// kAttnMaxGroup. scratch: attention_scratch_floats() floats.
+// kAttnMaxGroup. scratch: attention_scratch_floats() floats. out may be null;
+// out_h (optional) gets fp16 values at out_h[t * n_heads * hd + dest[h * hd + d]]
+// (the staged input of the output projection's gptq_gemv()).
 void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
                       const half* v_cache, const int32_t* pos, const int32_t* slot, float* out,
                       float* scratch, int T, int n_heads, int n_kv, int hd, int max_seq,
-                      int chunk, int n_splits, float scale);
+                      int chunk, int n_splits, float scale, half* out_h = nullptr,
+                      const int32_t* dest = nullptr);
 
 }  // namespace rewoo::kernels

@@ -119,6 +119,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
   constexpr int NP = V / 2;               // fp16 pairs per column per k-block
   constexpr int kRowStep = kWarpsK * KB;  // rows between a warp's k-blocks
   __shared__ float red[(kWarpsK - 1) * kWarpsN * 32 * 16 * MT];
+  extern __shared__ __align__(16) half xs[];  // [min(M, 16 MT)][kchunk + 8]: x slice
 
   const int k0 = blockIdx.y * kchunk;
   const int k1 = min(K, k0 + kchunk);
@@ -145,7 +146,8 @@ __global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
   const uint4* wp = reinterpret_cast<const uint4*>(qweight) + (size_t)(r0 * BITS / 32) * n4 +
                     colt / 4;
   constexpr int kWStep = kRowStep * BITS / 32;
-  const half* xp = xh + r0;
+  const int xs_stride = kchunk + 8;
+  const half* xp = xs + (r0 - k0);
 
   uint4 w[2][U][WPT];
   uint4 gs[2][U];
@@ -188,8 +190,8 @@ __global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
       auto load_a = [&](int mt, int s, uint32_t* af) {
         const int r_lo = mt * 16 + g, r_hi = r_lo + 8;
         uint2 lo = make_uint2(0, 0), hi = make_uint2(0, 0);
-        if (ok && r_lo < M) lo = __ldg(reinterpret_cast<const uint2*>(xa + (size_t)r_lo * K + 4 * s));
-        if (ok && r_hi < M) hi = __ldg(reinterpret_cast<const uint2*>(xa + (size_t)r_hi * K + 4 * s));
+        if (ok && r_lo < M) lo = *reinterpret_cast<const uint2*>(xa + r_lo * xs_stride + 4 * s);
+        if (ok && r_hi < M) hi = *reinterpret_cast<const uint2*>(xa + r_hi * xs_stride + 4 * s);
         af[0] = lo.x;
         af[1] = hi.x;
         af[2] = lo.y;
@@ -254,6 +256,19 @@ __global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
   };
   // Two register buffers: the next U k-blocks load while these are computed.
   if (n_my > 0) load(0, 0);
+  {
+    // Stage this block's slice of x (rows < M) while the first weights load.
+    const int rows = min(M, 16 * MT);
+    const int vecs = (k1 - k0) / 8;  // 16-byte pieces per row (K % 32 == 0)
+    for (int i = threadIdx.x; i < rows * vecs; i += blockDim.x) {
+      const int m = i / vecs, v = i - m * vecs;
+      const unsigned dst = (unsigned)__cvta_generic_to_shared(xs + m * xs_stride + v * 8);
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst),
+                   "l"(xh + (size_t)m * K + k0 + v * 8));
+    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+    __syncthreads();
+  }
   for (int i = 0; i < n_my; i += 2 * U) {
     if (i + U < n_my) load(1, i + U);
     compute(0, i);
@@ -327,14 +342,24 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   }();
   int shift = 0;
   while ((1 << shift) < group_size) ++shift;
+  // The block's x slice lives in shared memory: rows * (kchunk + 8) halves.
+  constexpr int kSmemMax = 64 * 1024;
+  static bool attr = [&] {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemMax);
+    return true;
+  }();
+  (void)attr;
+  const int rows = std::min(M, 16 * MT);
+  const int kmax = std::max(KB, (kSmemMax / (2 * rows) - 8) / KB * KB);
   // Whole waves of blocks: split K so that the block count is close to a
   // multiple of the resident slots, keeping >= 2 k-blocks per warp.
   const int nb_n = ceil_div(N, 32 * kWarpsN);
   const int slots = per_sm * sm_count();
   const int max_split = std::max(1, K / (2 * KB * kWarpsK));
-  int best = 1;
+  const int min_split = ceil_div(K, kmax);
+  int best = min_split;
   double best_eff = 0;
-  for (int ks = 1; ks <= std::min(max_split, 64); ++ks) {
+  for (int ks = min_split; ks <= std::max(min_split, std::min(max_split, 64)); ++ks) {
     const int blocks = nb_n * ks;
     const int waves = ceil_div(blocks, slots);
     // efficiency: busy fraction of the last wave, discounted per extra split
@@ -347,8 +372,9 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   const int kchunk = ceil_div(ceil_div(K, best), KB) * KB;
   const int ksplit = ceil_div(K, kchunk);
   dim3 grid(nb_n, ksplit);
-  kernel<<<grid, 32 * kWarpsN * kWarpsK, 0, stream>>>(xh, qweight, sz, bias, out, M, K, N, ldo,
-                                                      shift, kchunk);
+  const size_t smem = (size_t)rows * (kchunk + 8) * sizeof(half);
+  kernel<<<grid, 32 * kWarpsN * kWarpsK, smem, stream>>>(xh, qweight, sz, bias, out, M, K, N, ldo,
+                                                         shift, kchunk);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,

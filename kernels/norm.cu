@@ -2,16 +2,33 @@
 
 #include "kernels/common.cuh"
 
+#include <algorithm>
+
 namespace rewoo::kernels {
 namespace {
 
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                               float* __restrict__ out, int dim, float eps, float* zero,
-                               size_t zero_n) {
+                               float* __restrict__ out, int T, int dim, float eps, float* zero,
+                               size_t zero_n, half* __restrict__ out_h,
+                               const int32_t* __restrict__ dest) {
   __shared__ float partial[32];
+  if (zero) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n;
+         i += (size_t)gridDim.x * blockDim.x)
+      zero[i] = 0.0f;
+  }
+  if ((int)blockIdx.x >= T) return;  // extra blocks only zero
   const float* xr = x + (size_t)blockIdx.x * dim;
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  if ((dim & 3) == 0) {
+    const float4* x4 = reinterpret_cast<const float4*>(xr);
+    for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
+      const float4 v = x4[i];
+      ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+  } else {
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  }
   ss = warp_sum(ss);
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = ss;
   __syncthreads();
@@ -22,21 +39,24 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
   }
   __syncthreads();
   const float inv = rsqrtf(partial[0] / dim + eps);
-  float* o = out + (size_t)blockIdx.x * dim;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = xr[i] * inv * w[i];
-  if (zero) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n;
-         i += (size_t)gridDim.x * blockDim.x)
-      zero[i] = 0.0f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i] * inv * w[i];
+    if (out) out[(size_t)blockIdx.x * dim + i] = v;
+    if (out_h) out_h[(size_t)blockIdx.x * dim + dest[i]] = __float2half_rn(v);
   }
 }
 
 }  // namespace
 
 void rmsnorm(cudaStream_t stream, const float* x, const float* w, float* out, int T, int dim,
-             float eps, float* zero, size_t zero_n) {
+             float eps, float* zero, size_t zero_n, half* out_h, const int32_t* dest) {
   if (T <= 0) return;
-  rmsnorm_kernel<<<T, 256, 0, stream>>>(x, w, out, dim, eps, zero, zero_n);
+  // Blocks past T only help zero the next accumulator.
+  const int zero_blocks = (int)std::min<size_t>((zero_n + 1023) / 1024, 264);
+  // Few rows (decode): wide blocks, the row is a latency-bound reduction.
+  const int threads = T <= 64 ? 1024 : 256;
+  rmsnorm_kernel<<<std::max(T, zero_blocks), threads, 0, stream>>>(x, w, out, T, dim, eps, zero,
+                                                               zero_n, out_h, dest);
 }
 
 }  // namespace rewoo::kernels

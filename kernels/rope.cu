@@ -2,6 +2,8 @@
 
 #include "kernels/common.cuh"
 
+#include <algorithm>
+
 namespace rewoo::kernels {
 namespace {
 
@@ -19,7 +21,8 @@ __global__ void rope_kv_kernel(const float* __restrict__ qkv, const int32_t* __r
   const size_t cache_base = ((size_t)slot[t] * max_seq + p) * n_kv * hd;
   // rotations: (n_heads + n_kv) heads * hd/2 pairs
   const int n_rot = (n_heads + n_kv) * half_hd;
-  for (int i = threadIdx.x; i < n_rot; i += blockDim.x) {
+  const int stride = blockDim.x * gridDim.y, first = blockIdx.y * blockDim.x + threadIdx.x;
+  for (int i = first; i < n_rot; i += stride) {
     const int h = i / half_hd, j = i % half_hd;
     const int a = interleaved ? 2 * j : j;
     const int b = interleaved ? 2 * j + 1 : j + half_hd;
@@ -36,8 +39,7 @@ __global__ void rope_kv_kernel(const float* __restrict__ qkv, const int32_t* __r
     }
   }
   const float* v = src + (size_t)(n_heads + n_kv) * hd;
-  for (int i = threadIdx.x; i < n_kv * hd; i += blockDim.x)
-    v_cache[cache_base + i] = __float2half_rn(v[i]);
+  for (int i = first; i < n_kv * hd; i += stride) v_cache[cache_base + i] = __float2half_rn(v[i]);
 }
 
 }  // namespace
@@ -46,7 +48,8 @@ void rope_kv_write(cudaStream_t stream, const float* qkv, const int32_t* pos, co
                    const float* cos_sin, float* q_out, half* k_cache, half* v_cache, int T,
                    int n_heads, int n_kv, int hd, int max_seq, bool interleaved) {
   if (T <= 0) return;
-  rope_kv_kernel<<<T, 256, 0, stream>>>(qkv, pos, slot, cos_sin, q_out, k_cache, v_cache, n_heads,
+  const int per_token = std::max(1, std::min(16, ((n_heads + n_kv) * hd / 2 + 255) / 256));
+  rope_kv_kernel<<<dim3(T, per_token), 256, 0, stream>>>(qkv, pos, slot, cos_sin, q_out, k_cache, v_cache, n_heads,
                                         n_kv, hd, max_seq, interleaved);
 }
 

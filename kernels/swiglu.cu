@@ -9,13 +9,16 @@ namespace {
 
 __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offset,
                               float* __restrict__ out, int T, int hidden, float* zero,
-                              size_t zero_n) {
+                              size_t zero_n, half* __restrict__ out_h,
+                              const int32_t* __restrict__ dest) {
   const size_t n = (size_t)T * hidden;
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     const size_t t = i / hidden, j = i % hidden;
     const float g = gu[t * ld + j], u = gu[t * ld + up_offset + j];
-    out[i] = g / (1.0f + expf(-g)) * u;
+    const float v = g / (1.0f + expf(-g)) * u;
+    if (out) out[i] = v;
+    if (out_h) out_h[t * hidden + dest[j]] = __float2half_rn(v);
   }
   if (zero)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)
@@ -25,11 +28,12 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
 }  // namespace
 
 void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* out, int T,
-            int hidden, float* zero, size_t zero_n) {
+            int hidden, float* zero, size_t zero_n, half* out_h, const int32_t* dest) {
   const size_t n = (size_t)T * hidden;
   if (n == 0) return;
   const int blocks = (int)std::min<size_t>((n + 255) / 256, 132 * 8);
-  swiglu_kernel<<<blocks, 256, 0, stream>>>(gu, ld, up_offset, out, T, hidden, zero, zero_n);
+  swiglu_kernel<<<blocks, 256, 0, stream>>>(gu, ld, up_offset, out, T, hidden, zero, zero_n,
+                                            out_h, dest);
 }
 
 }  // namespace rewoo::kernels

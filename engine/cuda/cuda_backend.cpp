@@ -1,0 +1,634 @@
+// The CUDA backend: weights uploaded once (GPTQ layers in the kernels' layout,
+// q/k/v and gate/up fused when they share an act-order permutation), an fp16
+// KV cache of fixed slots, and a forward pass that runs every entry of a
+// batch as one set of tokens. Decode steps (one token per entry, up to
+// kGptqGemvMaxRows entries) are captured once per batch size in a CUDA graph
+// and replayed; prefill chunks run eagerly and use dequantize + cuBLAS above
+// that row count.
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "engine/backend.h"
+#include "engine/cuda/device_buffer.h"
+#include "kernels/attention.cuh"
+#include "kernels/dense_gemv.cuh"
+#include "kernels/embedding.cuh"
+#include "kernels/gptq_gemv.cuh"
+#include "kernels/norm.cuh"
+#include "kernels/rope.cuh"
+#include "kernels/swiglu.cuh"
+
+namespace rewoo::engine {
+namespace {
+
+namespace k = rewoo::kernels;
+using cuda::DeviceBuffer;
+
+constexpr int kPrefillChunk = 512;      // tokens per eager forward
+constexpr int kDecodeAttnChunk = 64;    // keys per attention split (graphs)
+constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill)
+
+#define REWOO_CUDA_TRY(expr)                                                            \
+  do {                                                                                  \
+    const cudaError_t e_ = (expr);                                                      \
+    if (e_ != cudaSuccess)                                                              \
+      return Error(fmt::format("{} failed: {}", #expr, cudaGetErrorString(e_)), "cuda"); \
+  } while (0)
+#define REWOO_CUBLAS_TRY(expr)                                                     \
+  do {                                                                             \
+    const cublasStatus_t s_ = (expr);                                              \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                               \
+      return Error(fmt::format("{} failed: cuBLAS status {}", #expr, (int)s_), "cuda"); \
+  } while (0)
+
+bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// One GPU linear layer (possibly several source layers side by side along N).
+struct GpuLinear {
+  int K = 0, N = 0;
+  int bits = 0;        // 0: dense
+  int group_size = 0;  // quantized: rows per group (K when none)
+  DeviceBuffer<uint32_t> qweight;
+  DeviceBuffer<half2> sz;
+  DeviceBuffer<int32_t> dest;  // staged-input order (gptq_input_order)
+  DeviceBuffer<int32_t> perm;  // act-order permutation (GEMM path), may be empty
+  std::vector<int32_t> dest_host;
+  DeviceBuffer<half> w16;      // dense [N, K]
+  DeviceBuffer<float> w32;     // dense [N, K] (small models)
+  DeviceBuffer<float> bias;    // [N] or empty
+  size_t bytes() const {
+    return qweight.bytes() + sz.bytes() + w16.bytes() + w32.bytes();
+  }
+};
+
+// Output columns [col, col + N) of a buffer with row stride ld.
+struct LinearPart {
+  GpuLinear lin;
+  int col = 0;
+};
+
+struct GpuLayer {
+  DeviceBuffer<float> attn_norm, ffn_norm;
+  std::vector<LinearPart> qkv, o, gate_up, down;
+};
+
+bool same_quant_layout(const QuantLinear& a, const QuantLinear& b) {
+  return a.bits == b.bits && a.in == b.in && a.perm == b.perm && a.group_bounds == b.group_bounds;
+}
+
+// Uniform power-of-two groups (or none) in the kernels' sense; 0 if not.
+int uniform_group(const QuantLinear& q) {
+  if (q.n_groups <= 1) return q.in;
+  const int gs = q.group_bounds.size() > 1 ? q.group_bounds[1] - q.group_bounds[0] : 0;
+  if (gs < 32 || !is_pow2(gs)) return 0;
+  for (int g = 0; g <= q.n_groups; ++g)
+    if (q.group_bounds[g] != std::min(g * gs, q.in)) return 0;
+  return gs;
+}
+
+bool gptq_supported(const QuantLinear& q) {
+  return (q.bits == 4 || q.bits == 3) && q.in % 32 == 0 && q.out % 4 == 0 && uniform_group(q) > 0;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(std::shared_ptr<const Weights> w, const BackendOptions& o) : w_(std::move(w)) {
+    const ModelConfig& c = w_->config;
+    max_seq_ = o.max_seq_len > 0 ? o.max_seq_len : c.max_seq_len;
+    n_slots_ = std::max(1, o.n_slots);
+    slot_len_.assign(n_slots_, 0);
+  }
+  ~CudaBackend() override {
+    for (auto& [n, g] : graphs_) cudaGraphExecDestroy(g);
+    if (cublas_) cublasDestroy(cublas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  Status init();
+
+  std::string name() const override { return fmt::format("cuda ({})", device_name_); }
+  int n_slots() const override { return n_slots_; }
+  int max_seq_len() const override { return max_seq_; }
+  void clear_slot(int slot) override {
+    if (slot >= 0 && slot < n_slots_) slot_len_[slot] = 0;
+  }
+  Status copy_slot(int src, int dst, int n_tokens) override;
+  Status forward(std::span<const SeqBatchEntry> batch, Logits& out) override;
+
+ private:
+  Status upload_linear(const std::vector<const Linear*>& srcs, GpuLinear& out);
+  Status add_parts(const std::vector<const Linear*>& srcs, std::vector<LinearPart>& parts);
+  template <typename T>
+  Status upload_floats(const std::vector<float>& h, DeviceBuffer<T>& d);
+  // out[:, part.col ...] += in · W for every part (in: fp32 [T, K]; in_h: the
+  // staged fp16 form for parts whose dest matches staged_dest, else null).
+  Status run_linear(const std::vector<LinearPart>& parts, const float* in, const half* in_h,
+                    const std::vector<int32_t>* staged_dest, float* out, int ldo, int T);
+  // The forward pass over T tokens already in tok_/pos_/slot_ on the device;
+  // logits for the R rows listed in rows_.
+  Status run_tokens(int T, int R, int attn_chunk, int attn_splits);
+  Status launch_decode(int T);
+
+  std::shared_ptr<const Weights> w_;
+  int max_seq_ = 0, n_slots_ = 0;
+  std::vector<int> slot_len_;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  bool dense32_ = false;  // dense tensors in fp32 (small models) or fp16
+
+  std::vector<GpuLayer> layers_;
+  DeviceBuffer<float> emb32_, final_norm_;
+  DeviceBuffer<half> emb16_;
+  std::vector<LinearPart> lm_head_;
+  DeviceBuffer<float> cos_sin_;
+  DeviceBuffer<half> k_cache_, v_cache_;  // [n_layers][n_slots, max_seq, n_kv, hd]
+  size_t layer_cache_ = 0;
+
+  // activations (rows up to kPrefillChunk)
+  int max_rows_ = 0, wide_ = 0;
+  DeviceBuffer<float> x_, xn_, qkv_, q_, ao_, gu_, act_, attn_scratch_, rows_x_, rows_n_, logits_;
+  DeviceBuffer<half> xh_, xh2_, w16_scratch_;
+  DeviceBuffer<int32_t> tok_, pos_, slot_, rows_;
+  DeviceBuffer<uint8_t> cublas_ws_;
+  cuda::PinnedBuffer<int32_t> h_ids_;
+  cuda::PinnedBuffer<float> h_logits_;
+  std::map<int, cudaGraphExec_t> graphs_;
+  int decode_splits_ = 0;
+};
+
+template <typename T>
+Status CudaBackend::upload_floats(const std::vector<float>& h, DeviceBuffer<T>& d) {
+  REWOO_TRY(d.alloc(h.size()));
+  if constexpr (std::is_same_v<T, float>) {
+    return d.upload(h.data(), h.size());
+  } else {
+    std::vector<half> tmp(h.size());
+    for (size_t i = 0; i < h.size(); ++i) tmp[i] = __float2half_rn(h[i]);
+    return d.upload(tmp.data(), tmp.size());
+  }
+}
+
+Status CudaBackend::upload_linear(const std::vector<const Linear*>& srcs, GpuLinear& out) {
+  const Linear& first = *srcs[0];
+  out.K = first.in;
+  out.N = 0;
+  for (const Linear* l : srcs) out.N += l->out;
+  const bool quant = first.quantized() && gptq_supported(*first.q);
+  std::vector<float> bias;
+  bool has_bias = false;
+  for (const Linear* l : srcs) {
+    const auto& b = l->quantized() ? l->q->bias : l->bias;
+    has_bias |= !b.empty();
+  }
+  if (has_bias) {
+    for (const Linear* l : srcs) {
+      const auto& b = l->quantized() ? l->q->bias : l->bias;
+      if (b.empty()) bias.insert(bias.end(), l->out, 0.0f);
+      else bias.insert(bias.end(), b.begin(), b.end());
+    }
+    REWOO_TRY(upload_floats(bias, out.bias));
+  }
+  if (quant) {
+    const QuantLinear& q0 = *first.q;
+    out.bits = q0.bits;
+    out.group_size = uniform_group(q0);
+    const int rows = q0.in * q0.bits / 32;
+    const int G = q0.n_groups;
+    std::vector<uint32_t> qw((size_t)rows * out.N);
+    std::vector<half2> sz((size_t)G * out.N);
+    int col = 0;
+    for (const Linear* l : srcs) {
+      const QuantLinear& q = *l->q;
+      for (int r = 0; r < rows; ++r)
+        std::memcpy(&qw[(size_t)r * out.N + col], &q.qweight[(size_t)r * q.out], q.out * 4);
+      for (int g = 0; g < G; ++g)
+        for (int j = 0; j < q.out; ++j)
+          sz[(size_t)g * out.N + col + j] =
+              __halves2half2(__float2half_rn(q.scales[(size_t)g * q.out + j]),
+                             __float2half_rn((float)q.zeros[(size_t)g * q.out + j]));
+      col += q.out;
+    }
+    REWOO_TRY(out.qweight.alloc(qw.size()));
+    if (out.bits == 3) {
+      DeviceBuffer<uint32_t> raw;
+      REWOO_TRY(raw.alloc(qw.size()));
+      REWOO_TRY(raw.upload(qw.data(), qw.size()));
+      k::gptq3_repack(stream_, raw.get(), out.qweight.get(), out.K, out.N);
+      REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
+      REWOO_CUDA_TRY(cudaGetLastError());
+    } else {
+      REWOO_TRY(out.qweight.upload(qw.data(), qw.size()));
+    }
+    REWOO_TRY(out.sz.alloc(sz.size()));
+    REWOO_TRY(out.sz.upload(sz.data(), sz.size()));
+    out.dest_host = k::gptq_input_order(q0.perm.empty() ? nullptr : q0.perm.data(), out.K, out.bits);
+    REWOO_TRY(out.dest.alloc(out.dest_host.size()));
+    REWOO_TRY(out.dest.upload(out.dest_host.data(), out.dest_host.size()));
+    if (!q0.perm.empty()) {
+      REWOO_TRY(out.perm.alloc(q0.perm.size()));
+      REWOO_TRY(out.perm.upload(q0.perm.data(), q0.perm.size()));
+    }
+    return {};
+  }
+  // Dense: fp32 [N, K] rows stacked (GPTQ layers the kernels can't take are
+  // dequantized here).
+  std::vector<float> w;
+  w.reserve((size_t)out.N * out.K);
+  for (const Linear* l : srcs) {
+    if (l->quantized()) {
+      const std::vector<float> d = l->q->dequantize();  // [in, out], original order
+      for (int j = 0; j < l->out; ++j)
+        for (int i = 0; i < l->in; ++i) w.push_back(d[(size_t)i * l->out + j]);
+    } else {
+      w.insert(w.end(), l->w.begin(), l->w.end());
+    }
+  }
+  if (dense32_) return upload_floats(w, out.w32);
+  return upload_floats(w, out.w16);
+}
+
+Status CudaBackend::add_parts(const std::vector<const Linear*>& srcs,
+                              std::vector<LinearPart>& parts) {
+  // Fuse when every source is a supported GPTQ layer of one layout, or all
+  // are float; otherwise one part each.
+  bool fuse = true;
+  for (const Linear* l : srcs) {
+    fuse &= l->quantized() == srcs[0]->quantized();
+    if (l->quantized())
+      fuse &= gptq_supported(*l->q) && same_quant_layout(*l->q, *srcs[0]->q);
+  }
+  if (fuse) {
+    parts.emplace_back();
+    return upload_linear(srcs, parts.back().lin);
+  }
+  int col = 0;
+  for (const Linear* l : srcs) {
+    parts.emplace_back();
+    parts.back().col = col;
+    REWOO_TRY(upload_linear({l}, parts.back().lin));
+    col += l->out;
+  }
+  return {};
+}
+
+Status CudaBackend::init() {
+  const ModelConfig& c = w_->config;
+  int n_dev = 0;
+  if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0)
+    return Error("no CUDA device is available (cudaGetDeviceCount found none)", "device cuda");
+  cudaDeviceProp prop{};
+  REWOO_CUDA_TRY(cudaGetDeviceProperties(&prop, 0));
+  device_name_ = prop.name;
+  if (prop.major < 8)
+    return Error(fmt::format("{} has compute capability {}.{}; the CUDA backend needs 8.0 or newer",
+                             prop.name, prop.major, prop.minor), "device cuda");
+  const int hd = c.head_dim, G = c.n_kv_heads > 0 ? c.n_heads / c.n_kv_heads : 0;
+  if (!is_pow2(hd) || hd < 8 || hd > k::kAttnMaxHeadDim || G < 1 || G > k::kAttnMaxGroup ||
+      c.n_heads % c.n_kv_heads != 0)
+    return Error(fmt::format("unsupported attention shape for CUDA: head_dim {} (need a power of "
+                             "two 8..256), {} heads per KV head (need 1..8)", hd, G),
+                 "device cuda");
+  if (max_seq_ <= 0) return Error("max_seq_len must be positive", "device cuda");
+  REWOO_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  REWOO_CUBLAS_TRY(cublasCreate(&cublas_));
+  REWOO_CUBLAS_TRY(cublasSetStream(cublas_, stream_));
+  REWOO_TRY(cublas_ws_.alloc(32u << 20));
+  REWOO_CUBLAS_TRY(cublasSetWorkspace(cublas_, cublas_ws_.get(), cublas_ws_.bytes()));
+
+  // Small models keep dense tensors in fp32 (exact vs the CPU backend),
+  // larger ones in fp16.
+  size_t float_params = w_->tok_embeddings.size() + w_->lm_head.w.size();
+  for (const LayerWeights& L : w_->layers)
+    for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3})
+      if (!l->quantized()) float_params += l->w.size();
+  dense32_ = float_params <= ((size_t)64 << 20);
+
+  layers_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w_->layers[l];
+    GpuLayer& g = layers_[l];
+    REWOO_TRY(upload_floats(L.attn_norm, g.attn_norm));
+    REWOO_TRY(upload_floats(L.ffn_norm, g.ffn_norm));
+    REWOO_TRY(add_parts({&L.wq, &L.wk, &L.wv}, g.qkv));
+    REWOO_TRY(add_parts({&L.wo}, g.o));
+    REWOO_TRY(add_parts({&L.w1, &L.w3}, g.gate_up));
+    REWOO_TRY(add_parts({&L.w2}, g.down));
+  }
+  REWOO_TRY(upload_floats(w_->final_norm, final_norm_));
+  if (dense32_) REWOO_TRY(upload_floats(w_->tok_embeddings, emb32_));
+  else REWOO_TRY(upload_floats(w_->tok_embeddings, emb16_));
+  lm_head_.emplace_back();
+  if (c.tie_embeddings || (w_->lm_head.w.empty() && !w_->lm_head.quantized())) {
+    Linear tied;
+    tied.in = c.dim;
+    tied.out = c.vocab_size;
+    tied.w = w_->tok_embeddings;
+    REWOO_TRY(upload_linear({&tied}, lm_head_.back().lin));
+  } else {
+    REWOO_TRY(upload_linear({&w_->lm_head}, lm_head_.back().lin));
+  }
+
+  // RoPE table exactly as the CPU backend computes it (float powf/cosf/sinf).
+  std::vector<float> cs((size_t)max_seq_ * hd);
+  for (int p = 0; p < max_seq_; ++p)
+    for (int i = 0; i < hd / 2; ++i) {
+      const float freq = 1.0f / powf(c.rope_theta, (float)(2 * i) / (float)hd);
+      const float val = ((float)p / c.rope_scaling_factor) * freq;
+      cs[(size_t)p * hd + 2 * i] = cosf(val);
+      cs[(size_t)p * hd + 2 * i + 1] = sinf(val);
+    }
+  REWOO_TRY(upload_floats(cs, cos_sin_));
+
+  layer_cache_ = (size_t)n_slots_ * max_seq_ * c.n_kv_heads * hd;
+  REWOO_TRY(k_cache_.alloc(layer_cache_ * c.n_layers));
+  REWOO_TRY(v_cache_.alloc(layer_cache_ * c.n_layers));
+
+  max_rows_ = kPrefillChunk;
+  const int qkv_n = (c.n_heads + 2 * c.n_kv_heads) * hd;
+  wide_ = std::max({c.dim, c.hidden_dim, c.n_heads * hd});
+  REWOO_TRY(x_.alloc((size_t)max_rows_ * c.dim));
+  REWOO_TRY(xn_.alloc((size_t)max_rows_ * wide_));
+  REWOO_TRY(qkv_.alloc((size_t)max_rows_ * qkv_n));
+  REWOO_TRY(q_.alloc((size_t)max_rows_ * c.n_heads * hd));
+  REWOO_TRY(ao_.alloc((size_t)max_rows_ * c.n_heads * hd));
+  REWOO_TRY(gu_.alloc((size_t)max_rows_ * 2 * c.hidden_dim));
+  REWOO_TRY(act_.alloc((size_t)max_rows_ * c.hidden_dim));
+  REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
+  REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
+  decode_splits_ = ceil_div(max_seq_, kDecodeAttnChunk);
+  const size_t scratch = std::max(
+      k::attention_scratch_floats(k::kGptqGemvMaxRows, c.n_heads, hd, decode_splits_),
+      k::attention_scratch_floats(max_rows_, c.n_heads, hd,
+                                  ceil_div(max_seq_, kPrefillAttnChunk)));
+  REWOO_TRY(attn_scratch_.alloc(scratch));
+  REWOO_TRY(rows_x_.alloc((size_t)max_rows_ * c.dim));
+  REWOO_TRY(rows_n_.alloc((size_t)max_rows_ * c.dim));
+  REWOO_TRY(logits_.alloc((size_t)max_rows_ * c.vocab_size));
+  size_t max_kn = 0;
+  for (const GpuLayer& g : layers_)
+    for (const auto* parts : {&g.qkv, &g.o, &g.gate_up, &g.down})
+      for (const LinearPart& p : *parts)
+        if (p.lin.bits) max_kn = std::max(max_kn, (size_t)p.lin.K * p.lin.N);
+  if (max_kn) REWOO_TRY(w16_scratch_.alloc(max_kn));
+  REWOO_TRY(tok_.alloc(max_rows_));
+  REWOO_TRY(pos_.alloc(max_rows_));
+  REWOO_TRY(slot_.alloc(max_rows_));
+  REWOO_TRY(rows_.alloc(max_rows_));
+  REWOO_TRY(h_ids_.alloc(4 * (size_t)max_rows_));
+  REWOO_TRY(h_logits_.alloc((size_t)max_rows_ * c.vocab_size));
+  REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
+  return {};
+}
+
+Status CudaBackend::run_linear(const std::vector<LinearPart>& parts, const float* in,
+                               const half* in_h, const std::vector<int32_t>* staged_dest,
+                               float* out, int ldo, int T) {
+  for (const LinearPart& part : parts) {
+    const GpuLinear& L = part.lin;
+    float* o = out + part.col;
+    if (L.bits) {
+      if (T <= k::kGptqGemvMaxRows) {
+        const half* xh = in_h;
+        if (!xh || !staged_dest || *staged_dest != L.dest_host) {
+          k::gptq_stage_input(stream_, in, L.dest.get(), xh2_.get(), T, L.K);
+          xh = xh2_.get();
+        }
+        k::gptq_gemv(stream_, xh, L.qweight.get(), L.sz.get(), L.bias.get(), o, T, L.K, L.N, ldo,
+                     L.bits, L.group_size);
+      } else if (L.bias.size()) {
+        for (int m0 = 0; m0 < T; m0 += k::kGptqGemvMaxRows) {
+          const int rows = std::min(k::kGptqGemvMaxRows, T - m0);
+          k::gptq_stage_input(stream_, in + (size_t)m0 * L.K, L.dest.get(), xh2_.get(), rows, L.K);
+          k::gptq_gemv(stream_, xh2_.get(), L.qweight.get(), L.sz.get(), L.bias.get(),
+                       o + (size_t)m0 * ldo, rows, L.K, L.N, ldo, L.bits, L.group_size);
+        }
+      } else {
+        // Prefill: fp16 weights in reordered-row order times the permuted input.
+        k::gptq_dequant(stream_, L.qweight.get(), L.sz.get(), w16_scratch_.get(), L.K, L.N, L.bits,
+                        L.group_size);
+        k::gptq_permute_half(stream_, in, L.perm.size() ? L.perm.get() : nullptr, xh2_.get(), T,
+                             L.K);
+        const float alpha = 1.0f, beta = 1.0f;
+        REWOO_CUBLAS_TRY(cublasGemmEx(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, L.N, T, L.K, &alpha,
+                                      w16_scratch_.get(), CUDA_R_16F, L.N, xh2_.get(), CUDA_R_16F,
+                                      L.K, &beta, o, CUDA_R_32F, ldo, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+      }
+    } else if (L.w32.size()) {
+      k::dense_gemv(stream_, in, L.w32.get(), L.bias.get(), o, T, L.K, L.N, ldo, true);
+    } else if (T <= 8 || L.bias.size()) {
+      k::dense_gemv(stream_, in, L.w16.get(), L.bias.get(), o, T, L.K, L.N, ldo, true);
+    } else {
+      k::gptq_permute_half(stream_, in, nullptr, xh2_.get(), T, L.K);
+      const float alpha = 1.0f, beta = 1.0f;
+      REWOO_CUBLAS_TRY(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, L.N, T, L.K, &alpha,
+                                    L.w16.get(), CUDA_R_16F, L.K, xh2_.get(), CUDA_R_16F, L.K,
+                                    &beta, o, CUDA_R_32F, ldo, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+    }
+  }
+  return {};
+}
+
+Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits) {
+  const ModelConfig& c = w_->config;
+  const int hd = c.head_dim, qkv_n = (c.n_heads + 2 * c.n_kv_heads) * hd;
+  const float scale = 1.0f / std::sqrt((float)hd);
+  const bool small = T <= k::kGptqGemvMaxRows;
+  if (dense32_) k::embedding(stream_, tok_.get(), emb32_.get(), x_.get(), T, c.dim, c.vocab_size);
+  else k::embedding(stream_, tok_.get(), emb16_.get(), x_.get(), T, c.dim, c.vocab_size);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const GpuLayer& g = layers_[l];
+    half* kc = k_cache_.get() + layer_cache_ * l;
+    half* vc = v_cache_.get() + layer_cache_ * l;
+    // attention block
+    const GpuLinear& q0 = g.qkv[0].lin;
+    const bool stage_qkv = small && q0.bits;
+    k::rmsnorm(stream_, x_.get(), g.attn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, qkv_.get(),
+               (size_t)T * qkv_n, stage_qkv ? xh_.get() : nullptr,
+               stage_qkv ? q0.dest.get() : nullptr);
+    REWOO_TRY(run_linear(g.qkv, xn_.get(), stage_qkv ? xh_.get() : nullptr,
+                         stage_qkv ? &q0.dest_host : nullptr, qkv_.get(), qkv_n, T));
+    k::rope_kv_write(stream_, qkv_.get(), pos_.get(), slot_.get(), cos_sin_.get(), q_.get(), kc, vc,
+                     T, c.n_heads, c.n_kv_heads, hd, max_seq_, false);
+    const GpuLinear& o0 = g.o[0].lin;
+    const bool stage_o = small && o0.bits;
+    k::attention_decode(stream_, q_.get(), kc, vc, pos_.get(), slot_.get(), ao_.get(),
+                        attn_scratch_.get(), T, c.n_heads, c.n_kv_heads, hd, max_seq_, attn_chunk,
+                        attn_splits, scale, stage_o ? xh_.get() : nullptr,
+                        stage_o ? o0.dest.get() : nullptr);
+    REWOO_TRY(run_linear(g.o, ao_.get(), stage_o ? xh_.get() : nullptr,
+                         stage_o ? &o0.dest_host : nullptr, x_.get(), c.dim, T));
+    // FFN block
+    const GpuLinear& gu0 = g.gate_up[0].lin;
+    const bool stage_gu = small && gu0.bits;
+    k::rmsnorm(stream_, x_.get(), g.ffn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, gu_.get(),
+               (size_t)T * 2 * c.hidden_dim, stage_gu ? xh_.get() : nullptr,
+               stage_gu ? gu0.dest.get() : nullptr);
+    REWOO_TRY(run_linear(g.gate_up, xn_.get(), stage_gu ? xh_.get() : nullptr,
+                         stage_gu ? &gu0.dest_host : nullptr, gu_.get(), 2 * c.hidden_dim, T));
+    const GpuLinear& d0 = g.down[0].lin;
+    const bool stage_d = small && d0.bits;
+    k::swiglu(stream_, gu_.get(), 2 * c.hidden_dim, c.hidden_dim, act_.get(), T, c.hidden_dim,
+              nullptr, 0, stage_d ? xh_.get() : nullptr, stage_d ? d0.dest.get() : nullptr);
+    REWOO_TRY(run_linear(g.down, act_.get(), stage_d ? xh_.get() : nullptr,
+                         stage_d ? &d0.dest_host : nullptr, x_.get(), c.dim, T));
+  }
+  // Logit rows: gather, final norm, lm_head.
+  k::embedding(stream_, rows_.get(), x_.get(), rows_x_.get(), R, c.dim, T);
+  k::rmsnorm(stream_, rows_x_.get(), final_norm_.get(), rows_n_.get(), R, c.dim, c.norm_eps,
+             logits_.get(), (size_t)R * c.vocab_size);
+  REWOO_TRY(run_linear(lm_head_, rows_n_.get(), nullptr, nullptr, logits_.get(), c.vocab_size, R));
+  return {};
+}
+
+
+Status CudaBackend::launch_decode(int T) {
+  auto it = graphs_.find(T);
+  if (it == graphs_.end()) {
+    // Capture the whole step once for this batch size; replays read the
+    // token/position/slot buffers the host refills before each launch.
+    cudaGraph_t graph = nullptr;
+    REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    Status st = run_tokens(T, T, kDecodeAttnChunk, decode_splits_);
+    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+    if (!st) {
+      if (graph) cudaGraphDestroy(graph);
+      return st;
+    }
+    REWOO_CUDA_TRY(end);
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    REWOO_CUDA_TRY(inst);
+    it = graphs_.emplace(T, exec).first;
+  }
+  REWOO_CUDA_TRY(cudaGraphLaunch(it->second, stream_));
+  return {};
+}
+
+Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
+  const ModelConfig& c = w_->config;
+  // Validate the whole batch before touching the cache.
+  std::vector<char> used(n_slots_, 0);
+  size_t total = 0;
+  for (size_t e = 0; e < batch.size(); ++e) {
+    const SeqBatchEntry& b = batch[e];
+    const std::string where = fmt::format("batch entry {}", e);
+    if (b.slot < 0 || b.slot >= n_slots_)
+      return Error(fmt::format("slot {} out of range (backend has {} slots)", b.slot, n_slots_), where);
+    if (used[b.slot]) return Error(fmt::format("slot {} appears twice in one batch", b.slot), where);
+    used[b.slot] = 1;
+    if (b.tokens.empty()) return Error("no tokens", where);
+    if (b.pos < 0 || (size_t)b.pos + b.tokens.size() > (size_t)max_seq_)
+      return Error(fmt::format("positions {}..{} past max_seq_len {}", b.pos,
+                               b.pos + b.tokens.size() - 1, max_seq_), where);
+    if (b.pos > slot_len_[b.slot])
+      return Error(fmt::format("pos {} but slot {} holds only {} tokens", b.pos, b.slot,
+                               slot_len_[b.slot]), where);
+    for (int32_t t : b.tokens)
+      if (t < 0 || t >= c.vocab_size)
+        return Error(fmt::format("token id {} outside the vocabulary (0..{})", t, c.vocab_size - 1),
+                     where);
+    total += b.tokens.size();
+  }
+  out.resize_for(batch, c.vocab_size);
+  const bool decode = total == batch.size() && total <= (size_t)k::kGptqGemvMaxRows;
+
+  // Flatten into chunks of at most max_rows_ tokens.
+  struct Tok { int32_t id, pos, slot; long out_row; };
+  std::vector<Tok> toks;
+  toks.reserve(total);
+  for (size_t e = 0; e < batch.size(); ++e) {
+    const SeqBatchEntry& b = batch[e];
+    for (size_t j = 0; j < b.tokens.size(); ++j) {
+      long row = -1;
+      if (b.all_logits) row = (long)(out.offsets[e] + j);
+      else if (j + 1 == b.tokens.size()) row = (long)out.offsets[e];
+      toks.push_back({b.tokens[j], b.pos + (int32_t)j, b.slot, row});
+    }
+  }
+  for (size_t c0 = 0; c0 < toks.size(); c0 += max_rows_) {
+    const int T = (int)std::min<size_t>(max_rows_, toks.size() - c0);
+    int32_t* h = h_ids_.get();
+    std::vector<long> out_rows;
+    int max_pos = 0;
+    for (int i = 0; i < T; ++i) {
+      const Tok& t = toks[c0 + i];
+      h[i] = t.id;
+      h[max_rows_ + i] = t.pos;
+      h[2 * max_rows_ + i] = t.slot;
+      max_pos = std::max(max_pos, (int)t.pos);
+      if (t.out_row >= 0) {
+        h[3 * max_rows_ + (int)out_rows.size()] = i;
+        out_rows.push_back(t.out_row);
+      }
+    }
+    const int R = (int)out_rows.size();
+    REWOO_CUDA_TRY(cudaMemcpyAsync(tok_.get(), h, T * 4, cudaMemcpyHostToDevice, stream_));
+    REWOO_CUDA_TRY(cudaMemcpyAsync(pos_.get(), h + max_rows_, T * 4, cudaMemcpyHostToDevice, stream_));
+    REWOO_CUDA_TRY(cudaMemcpyAsync(slot_.get(), h + 2 * max_rows_, T * 4, cudaMemcpyHostToDevice, stream_));
+    REWOO_CUDA_TRY(cudaMemcpyAsync(rows_.get(), h + 3 * max_rows_, std::max(R, 1) * 4,
+                                   cudaMemcpyHostToDevice, stream_));
+    if (decode) {
+      REWOO_TRY(launch_decode(T));
+    } else {
+      const int splits = ceil_div(max_pos + 1, kPrefillAttnChunk);
+      REWOO_TRY(run_tokens(T, std::max(R, 0), kPrefillAttnChunk, splits));
+    }
+    if (R > 0)
+      REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
+                                     (size_t)R * c.vocab_size * sizeof(float),
+                                     cudaMemcpyDeviceToHost, stream_));
+    REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
+    REWOO_CUDA_TRY(cudaGetLastError());
+    for (int r = 0; r < R; ++r)
+      std::memcpy(out.data.data() + (size_t)out_rows[r] * c.vocab_size,
+                  h_logits_.get() + (size_t)r * c.vocab_size, (size_t)c.vocab_size * sizeof(float));
+  }
+  for (const SeqBatchEntry& b : batch) slot_len_[b.slot] = b.pos + (int)b.tokens.size();
+  return {};
+}
+
+Status CudaBackend::copy_slot(int src, int dst, int n_tokens) {
+  if (src < 0 || src >= n_slots_ || dst < 0 || dst >= n_slots_)
+    return Error(fmt::format("copy_slot({}, {}): slots are 0..{}", src, dst, n_slots_ - 1), "cuda");
+  if (n_tokens < 0 || n_tokens > slot_len_[src])
+    return Error(fmt::format("copy_slot: slot {} holds {} tokens, asked for {}", src,
+                             slot_len_[src], n_tokens), "cuda");
+  const ModelConfig& c = w_->config;
+  const size_t per_slot = (size_t)max_seq_ * c.n_kv_heads * c.head_dim;
+  const size_t bytes = (size_t)n_tokens * c.n_kv_heads * c.head_dim * sizeof(half);
+  if (src != dst && bytes > 0)
+    for (int l = 0; l < c.n_layers; ++l)
+      for (half* base : {k_cache_.get(), v_cache_.get()})
+        REWOO_CUDA_TRY(cudaMemcpyAsync(base + layer_cache_ * l + per_slot * dst,
+                                       base + layer_cache_ * l + per_slot * src, bytes,
+                                       cudaMemcpyDeviceToDevice, stream_));
+  REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
+  slot_len_[dst] = n_tokens;
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_cuda_backend(std::shared_ptr<const Weights> weights,
+                                                   const BackendOptions& opts) {
+  if (!weights) return Error("no weights", "device cuda");
+  auto be = std::make_unique<CudaBackend>(std::move(weights), opts);
+  if (Status st = be->init(); !st) return st.error();
+  return std::unique_ptr<Backend>(std::move(be));
+}
+
+}  // namespace rewoo::engine
