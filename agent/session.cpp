@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "agent/grammar_constraints.h"
-#include "tools/builtin_tools.h"
+#include "tools/default_registry.h"
 
 namespace rewoo::agent {
 
@@ -42,11 +42,14 @@ bool model_is_random(const std::string& model_path) {
   return false;
 }
 
-Result<tools::Registry> build_registry(const std::vector<std::string>& names) {
-  tools::Registry reg;
-  tools::register_builtin_tools(reg);
+Result<tools::Registry> build_registry(const std::string& config_path,
+                                       const std::vector<std::string>& names) {
+  auto cfg = tools::load_config_for_cli(config_path);
+  if (!cfg) return cfg.error();
+  auto reg = tools::load_registry(*cfg);
+  if (!reg) return reg.error();
   if (names.empty()) return reg;
-  return reg.restricted_to(names);
+  return reg->restricted_to(names);
 }
 
 Result<std::unique_ptr<Agent>> Session::agent_with_tools(const std::vector<std::string>& names) {
@@ -61,7 +64,7 @@ Result<std::unique_ptr<Session>> open_session(std::unique_ptr<LanguageModel> mod
                                               const SessionOptions& options) {
   auto s = std::make_unique<Session>();
   s->model = std::move(model);
-  auto all = build_registry({});
+  auto all = build_registry(options.config_path, {});
   if (!all) return all.error();
   s->registry = std::move(*all);
   s->renderer = PromptRenderer(PromptOptions{options.prompts_dir, "", "\n"});

@@ -29,6 +29,7 @@ struct SessionOptions {
   int slots = 4;                   // KV-cache slots: concurrent KnowledgeModel steps batch
   int context = 0;                 // tokens (0: the model's maximum)
   std::vector<std::string> tools;  // restrict to these (empty: all)
+  std::string config_path;         // --config FILE (else $REWOO_CONFIG, else defaults)
   std::string prompts_dir;         // template overrides
   bool grammar = true;             // grammar-constrained plans and calls
 };
@@ -51,8 +52,10 @@ std::vector<std::string> split_names(const std::string& csv);
 // `rewoo model random`).
 bool model_is_random(const std::string& model_path);
 
-// The tools every session starts with (built-ins), restricted to `names`.
-Result<tools::Registry> build_registry(const std::vector<std::string>& names);
+// The tools every session starts with: built-ins (web tools configured by the
+// config's `web:` section) and the config's plugins, restricted to `names`.
+Result<tools::Registry> build_registry(const std::string& config_path,
+                                       const std::vector<std::string>& names);
 
 Result<std::unique_ptr<Session>> open_session(const SessionOptions& options);
 // A session over a model that is already loaded (tests).

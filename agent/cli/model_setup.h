@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/session.h"
+#include "tools/config.h"
 
 namespace rewoo::cli {
 
@@ -20,6 +21,7 @@ class ModelSetup {
     cmd.add_option("--threads", so_.threads, "CPU threads (0: all cores)");
     cmd.add_option("--context", so_.context, "Context window in tokens (0: the model's)");
     cmd.add_option("--tools", tools_csv_, "Only these tools, comma-separated (e.g. DuckDuckGo,KnowledgeModel)");
+    tools::add_config_option(cmd, &so_.config_path);
     cmd.add_option("--prompts", so_.prompts_dir, "Directory of prompt templates overriding the built-in ones (NAME.txt)");
     cmd.add_flag("--no-grammar", no_grammar_, "Do not constrain plans and calls with a grammar");
     cmd.add_option("--seed", ao_.sampling.seed, "Sampling seed: same seed, same output")->capture_default_str();
