@@ -23,9 +23,10 @@ using cpu::PackedQuant;
 struct CpuLinear {
   int in = 0, out = 0;
   const float* w = nullptr;        // fp32 [out, in] (float layers; points into Weights or `deq`)
-  std::vector<uint16_t> w16;       // fp16 [out, in] instead, when every value is an fp16 (half the reads)
+  cpu::HugeArray<uint16_t> w16;    // fp16 [out, in] instead, when every value is an fp16 (half the reads)
   std::vector<float> deq;          // dequantized copy when a GPTQ layer cannot be packed
   std::unique_ptr<PackedQuant> q;  // packed GPTQ layer
+  std::unique_ptr<cpu::PackedQ4x8> q8;  // or, with int8 activations, the 4-bit int8-dot layout
   const float* bias = nullptr;
 };
 
@@ -52,6 +53,8 @@ class CpuBackend final : public Backend {
     qgemm_ = avx2_ ? cpu::qgemm_avx2 : cpu::qgemm_ref;
     sgemm_ = avx2_ ? cpu::sgemm_avx2 : cpu::sgemm_ref;
     hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
+    q4q8_ = avx2_ ? cpu::q4q8_gemv_avx2 : cpu::q4q8_gemv_ref;
+    int8_ = o.int8_activations;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
       const LayerWeights& L = w_->layers[l];
@@ -86,7 +89,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    return fmt::format("cpu ({}, {} threads)", avx2_ ? "avx2" : "portable", n_threads_);
+    return fmt::format("cpu ({}, {} threads{})", avx2_ ? "avx2" : "portable", n_threads_,
+                       int8_ ? ", int8 activations" : "");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
   int max_seq_len() const override { return max_seq_; }
@@ -139,7 +143,9 @@ class CpuBackend final : public Backend {
     dst.in = src.in;
     dst.out = src.out;
     if (src.q) {
-      if (cpu::can_pack(*src.q)) {
+      if (int8_ && src.q->bits == 4 && cpu::can_pack(*src.q)) {
+        dst.q8 = std::make_unique<cpu::PackedQ4x8>(cpu::pack_q4x8(*src.q));
+      } else if (cpu::can_pack(*src.q)) {
         dst.q = std::make_unique<PackedQuant>(cpu::pack_quant(*src.q));
       } else {
         std::vector<float> io = src.q->dequantize();  // [in, out]
@@ -160,7 +166,7 @@ class CpuBackend final : public Backend {
   // a decode step reads, and changes nothing when every value is an fp16.
   static void to_fp16_if_exact(CpuLinear& l) {
     const size_t n = static_cast<size_t>(l.in) * l.out;
-    std::vector<uint16_t> h(n);
+    cpu::HugeArray<uint16_t> h(n);
     for (size_t i = 0; i < n; ++i) {
       h[i] = fp32_to_fp16(l.w[i]);
       if (fp16_to_fp32(h[i]) != l.w[i] && !(std::isnan(l.w[i]))) return;
@@ -187,7 +193,26 @@ class CpuBackend final : public Backend {
 
   // y[n, out] = x[n, in] W (+ bias).
   void matmul(const CpuLinear& l, const float* x, int n, float* y) {
-    if (l.q) {
+    if (l.q8) {
+      const cpu::PackedQ4x8& q = *l.q8;
+      xperm_.resize(static_cast<size_t>(q.in));
+      xq_.resize(static_cast<size_t>(q.in));
+      xd_.resize(static_cast<size_t>(q.in / 32));
+      xgz_.resize(static_cast<size_t>(q.n_groups));
+      for (int t = 0; t < n; ++t) {
+        const float* xt = x + static_cast<size_t>(t) * q.in;
+        if (!q.perm.empty()) {
+          for (int k = 0; k < q.in; ++k) xperm_[k] = xt[q.perm[k]];
+          xt = xperm_.data();
+        }
+        cpu::quantize_act_q8(xt, q.in, q.bounds, xq_.data(), xd_.data(), xgz_.data());
+        float* yt = y + static_cast<size_t>(t) * q.out;
+        size_t min_chunk = std::max<size_t>(1, 65536 / static_cast<size_t>(q.in) + 1);
+        parallel(q.out, min_chunk, [&](size_t b, size_t e) {
+          q4q8_(q, xq_.data(), xd_.data(), xgz_.data(), yt, static_cast<int>(b), static_cast<int>(e));
+        });
+      }
+    } else if (l.q) {
       const PackedQuant& q = *l.q;
       const float* xr = x;
       if (!q.perm.empty()) {
@@ -332,6 +357,10 @@ class CpuBackend final : public Backend {
   cpu::QGemmFn qgemm_ = nullptr;
   cpu::SGemmFn sgemm_ = nullptr;
   cpu::HGemmFn hgemm_ = nullptr;
+  cpu::Q4Q8GemvFn q4q8_ = nullptr;
+  bool int8_ = false;
+  std::vector<int8_t> xq_;
+  std::vector<float> xd_, xgz_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<CpuLayer> layers_;
   CpuLinear lm_head_;

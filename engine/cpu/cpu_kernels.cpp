@@ -2,7 +2,37 @@
 
 #include "engine/half.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <new>
+#include <cmath>
+#include <cstring>
+
 namespace rewoo::engine::cpu {
+
+template <class T>
+void HugeArray<T>::assign(size_t n) {
+  release();
+  if (n == 0) return;
+  bytes_ = (n * sizeof(T) + 4095) / 4096 * 4096;
+  void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (bytes_ >= (2u << 20)) madvise(p, bytes_, MADV_HUGEPAGE);
+  p_ = static_cast<T*>(p);
+  n_ = n;
+}
+
+template <class T>
+void HugeArray<T>::release() {
+  if (p_) munmap(p_, bytes_);
+  p_ = nullptr;
+  n_ = bytes_ = 0;
+}
+
+template class HugeArray<uint8_t>;
+template class HugeArray<uint16_t>;
+template class HugeArray<uint32_t>;
 
 bool cpu_has_avx2() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -30,7 +60,7 @@ PackedQuant pack_quant(const QuantLinear& q) {
   p.bounds = q.group_bounds;
   p.perm = q.perm;
   const int rb = q.in / 32, ncb = p.out_pad / 8;
-  p.blocks.assign(static_cast<size_t>(ncb) * rb * q.bits * 8, 0);
+  p.blocks.assign(static_cast<size_t>(ncb) * rb * q.bits * 8);
   // The source packs rows as a per-column bit stream too, with the same bit
   // positions inside each 32-row block, so words copy across unchanged.
   const size_t src_words_per_block = static_cast<size_t>(q.bits);  // 32 rows * bits / 32
@@ -93,6 +123,75 @@ void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy,
       for (int i = 0; i < in; ++i) s += wo[i] * xt[i];
       y[static_cast<size_t>(t) * ldy + o] = s;
     }
+  }
+}
+
+PackedQ4x8 pack_q4x8(const QuantLinear& q) {
+  PackedQ4x8 p;
+  p.in = q.in;
+  p.out = q.out;
+  p.n_groups = q.n_groups;
+  p.bounds = q.group_bounds;
+  p.perm = q.perm;
+  const int nb = q.in / 32;
+  p.q.assign(static_cast<size_t>(q.out) * nb * 16);
+  for (int c = 0; c < q.out; ++c)
+    for (int b = 0; b < nb; ++b)
+      for (int w = 0; w < 4; ++w) {
+        uint32_t v = q.qweight[static_cast<size_t>(4 * b + w) * q.out + c];
+        std::memcpy(&p.q[(static_cast<size_t>(c) * nb + b) * 16 + 4 * w], &v, 4);
+      }
+  p.scales = q.scales;
+  p.zeros.resize(q.zeros.size());
+  for (size_t i = 0; i < q.zeros.size(); ++i) p.zeros[i] = q.zeros[i];
+  return p;
+}
+
+void quantize_act_q8(const float* x, int in, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz) {
+  const int nb = in / 32;
+  std::vector<int> bsum(nb);
+  for (int b = 0; b < nb; ++b) {
+    const float* xb = x + 32 * b;
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    float db = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+    d[b] = db;
+    int s = 0;
+    for (int i = 0; i < 16; ++i) {
+      int e = static_cast<int>(std::nearbyint(xb[2 * i] * inv)), o = static_cast<int>(std::nearbyint(xb[2 * i + 1] * inv));
+      xq[32 * b + i] = static_cast<int8_t>(e);
+      xq[32 * b + 16 + i] = static_cast<int8_t>(o);
+      s += e + o;
+    }
+    bsum[b] = s;
+  }
+  const int ng = static_cast<int>(bounds.size()) - 1;
+  for (int g = 0; g < ng; ++g) {
+    float z = 0;
+    for (int b = bounds[g] / 32; b < bounds[g + 1] / 32; ++b) z += d[b] * static_cast<float>(bsum[b]);
+    gz[g] = z;
+  }
+}
+
+void q4q8_gemv_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1) {
+  const int nb = w.in / 32;
+  for (int c = c0; c < c1; ++c) {
+    const uint8_t* qc = w.q.data() + static_cast<size_t>(c) * nb * 16;
+    float yc = 0;
+    for (int g = 0; g < w.n_groups; ++g) {
+      float acc = 0;
+      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+        int s = 0;
+        for (int i = 0; i < 16; ++i) {
+          s += (qc[16 * b + i] & 15) * xq[32 * b + i];
+          s += (qc[16 * b + i] >> 4) * xq[32 * b + 16 + i];
+        }
+        acc += static_cast<float>(s) * d[b];
+      }
+      size_t gi = static_cast<size_t>(g) * w.out + c;
+      yc += w.scales[gi] * (acc - w.zeros[gi] * gz[g]);
+    }
+    y[c] = yc;
   }
 }
 

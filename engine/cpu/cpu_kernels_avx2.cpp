@@ -51,7 +51,6 @@ void qgemm_tile(const PackedQuant& w, const float* x, int t0, float* y, int ldy,
     __m256 sz = _mm256_loadu_ps(w.szeros.data() + static_cast<size_t>(g) * w.out_pad + c * 8);
     for (int r = w.bounds[g] / 32; r < w.bounds[g + 1] / 32; ++r) {
       const uint32_t* wb = blk + static_cast<size_t>(r) * BITS * 8;
-      _mm_prefetch(reinterpret_cast<const char*>(wb + BITS * 8 * 8), _MM_HINT_T0);
       __m256i wv[BITS];
       for (int b = 0; b < BITS; ++b) wv[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + b * 8));
       const float* xr[T];
@@ -110,6 +109,68 @@ void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy
       for (; i < in; ++i) s += wo[i] * xt[i];
       y[static_cast<size_t>(t) * ldy + o] = s;
     }
+  }
+}
+
+namespace {
+// Sums of 4 vectors, as one 4-float vector.
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+  __m256 abcd = _mm256_hadd_ps(ab, cd);
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+inline __m256i q4_unpack(const uint8_t* p) {
+  __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+}  // namespace
+
+void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1) {
+  const int nb = w.in / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
+  int c = c0;
+  // Four columns at a time share the activation loads and give four
+  // independent accumulation chains.
+  for (; c + 4 <= c1; c += 4) {
+    const uint8_t* q0 = w.q.data() + static_cast<size_t>(c) * nb * 16;
+    const size_t cs = static_cast<size_t>(nb) * 16;
+    __m128 yc = _mm_setzero_ps();
+    for (int g = 0; g < w.n_groups; ++g) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+        const uint8_t* p = q0 + 16 * b;
+        __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+        __m256 db = _mm256_set1_ps(d[b]);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p), xv), ones);
+        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + cs), xv), ones);
+        __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + 2 * cs), xv), ones);
+        __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + 3 * cs), xv), ones);
+        a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), db, a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), db, a1);
+        a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p2), db, a2);
+        a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p3), db, a3);
+      }
+      const size_t gi = static_cast<size_t>(g) * w.out + c;
+      __m128 sc = _mm_loadu_ps(w.scales.data() + gi), zr = _mm_loadu_ps(w.zeros.data() + gi);
+      __m128 acc = hsum4(a0, a1, a2, a3);
+      yc = _mm_fmadd_ps(sc, _mm_fnmadd_ps(zr, _mm_set1_ps(gz[g]), acc), yc);
+    }
+    _mm_storeu_ps(y + c, yc);
+  }
+  for (; c < c1; ++c) {
+    const uint8_t* qc = w.q.data() + static_cast<size_t>(c) * nb * 16;
+    float yc = 0;
+    for (int g = 0; g < w.n_groups; ++g) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+        __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(qc + 16 * b), xv), ones);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[b]), acc);
+      }
+      size_t gi = static_cast<size_t>(g) * w.out + c;
+      yc += w.scales[gi] * (hsum(acc) - w.zeros[gi] * gz[g]);
+    }
+    y[c] = yc;
   }
 }
 

@@ -75,3 +75,37 @@ TEST_CASE("AVX2 kernels match the portable kernels") {
     CHECK(rewoo::test::rel_err(b, a) < 1e-5);
   }
 }
+
+TEST_CASE("int8-activation 4-bit path: close to the exact kernel, portable == AVX2") {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint32_t> u32;
+  std::uniform_real_distribution<float> uf(-1, 1);
+  const int in = 256, out = 48, gs = 64, ng = in / gs;
+  std::vector<uint32_t> qw(static_cast<size_t>(in) / 8 * out), qz(static_cast<size_t>(ng) * out / 8);
+  for (auto& v : qw) v = u32(rng);
+  for (auto& v : qz) v = 0x77777777u;
+  std::vector<float> sc(static_cast<size_t>(ng) * out);
+  for (auto& v : sc) v = fp16_round(0.01f + 0.02f * std::fabs(uf(rng)));
+  std::vector<int32_t> gi(in);
+  for (int i = 0; i < in; ++i) gi[i] = i / gs;
+  std::shuffle(gi.begin(), gi.end(), rng);
+  auto q = make_quant_linear(in, out, 4, gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
+  REQUIRE(q.ok());
+  auto exact = cpu::pack_quant(**q);
+  auto p8 = cpu::pack_q4x8(**q);
+  std::vector<float> x(in), y0(out), y1(out), y2(out);
+  for (auto& v : x) v = uf(rng);
+  cpu::qgemm_ref(exact, x.data(), 1, y0.data(), out, 0, exact.out_pad / 8);
+  std::vector<int8_t> xq(in);
+  std::vector<float> d(in / 32), gz(ng);
+  cpu::quantize_act_q8(x.data(), in, p8.bounds, xq.data(), d.data(), gz.data());
+  cpu::q4q8_gemv_ref(p8, xq.data(), d.data(), gz.data(), y1.data(), 0, out);
+  double err = rewoo::test::rel_err(y1, y0);
+  MESSAGE("int8 activations: relative error " << err);
+  CHECK(err < 2e-2);
+  CHECK(err > 0);  // it really is the approximate path
+  if (cpu::cpu_has_avx2()) {
+    cpu::q4q8_gemv_avx2(p8, xq.data(), d.data(), gz.data(), y2.data(), 0, out);
+    CHECK(rewoo::test::rel_err(y2, y1) < 1e-5);
+  }
+}

@@ -268,6 +268,27 @@ TEST_CASE("CPU forward matches a float64 reference on random GPTQ models") {
   }
 }
 
+TEST_CASE("int8-activation CPU mode agrees with the exact mode on a random 4-bit model") {
+  auto cfg = rewoo::test::small_config(128, 256, 2, 4, 2, 256);
+  auto w = random_weights(cfg, {4, 64, true, 9});
+  REQUIRE(w.ok());
+  BackendOptions exact, fast;
+  exact.device = fast.device = Device::kCpu;
+  fast.int8_activations = true;
+  auto a = make_backend(*w, exact), b = make_backend(*w, fast);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK((*b)->name().find("int8") != std::string::npos);
+  std::vector<int32_t> toks = {1, 17, 33, 99, 200, 5, 64, 128};
+  Logits la, lb;
+  SeqBatchEntry e{0, toks, 0, true};
+  REQUIRE((*a)->forward({&e, 1}, la).ok());
+  REQUIRE((*b)->forward({&e, 1}, lb).ok());
+  double err = rewoo::test::rel_err(lb.data, la.data);
+  MESSAGE("int8 activations vs exact: logits relative error " << err);
+  CHECK(err < 5e-2);
+}
+
 TEST_CASE("Backend KV-cache slots: copy_slot prefix reuse, rewinding, errors") {
   auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, 7});
   REQUIRE(w.ok());
