@@ -2,7 +2,11 @@
 // steps under rewoo exec --config FILE (the README's examples).
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -113,6 +117,66 @@ TEST_CASE("cli: a command tool and a library tool run as plan steps under rewoo 
   // Without the config the plan names an unknown tool.
   CHECK(run_rewoo("exec " + data("title_case.plan"), &out, &err) == 1);
   CHECK(contains(err, "TitleCase"));
+}
+
+namespace {
+// Processes whose command line contains `tag`.
+int processes_with(const std::string& tag) {
+  int n = 0;
+  for (auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline;
+    try {
+      cmdline = test::read_file(e.path() / "cmdline");
+    } catch (...) {
+      continue;
+    }
+    for (char& c : cmdline)
+      if (c == '\0') c = ' ';
+    if (cmdline.find(tag) != std::string::npos && cmdline.find("fake_mcp_server") != std::string::npos)
+      ++n;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("cli: a hung MCP step under rewoo exec --timeout leaves no server behind") {
+  test::TempDir tmp;
+  std::string tag = "tag-" + tmp.path().filename().string();
+  test::write_file(tmp / "fake.yaml", "plugins:\n  mcp_servers:\n    - name: fake\n"
+                                      "      command: python3\n      args: [\"" +
+                                          test::fake_server() + "\", " + tag + "]\n");
+  test::write_file(tmp / "hang.plan",
+                   "Plan: Hang.\n:evidence0: = fake.hang[]\nPlan: Echo.\n"
+                   ":evidence1: = fake.echo[after :evidence0:]\nAnswer: :evidence1:\n");
+  std::string out, err;
+  auto start = std::chrono::steady_clock::now();
+  int rc = run_rewoo("exec --timeout 1 '" + (tmp / "hang.plan").string() + "' --config '" +
+                         (tmp / "fake.yaml").string() + "'",
+                     &out, &err);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  CHECK(rc == 0);
+  CHECK(contains(err, "timed out"));
+  // The server dies with rewoo (stdin EOF, or PR_SET_PDEATHSIG for one that
+  // no longer reads it).
+  for (int i = 0; i < 100 && processes_with(tag) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(processes_with(tag) == 0);
+
+  // Even when rewoo is SIGKILLed in the middle of the call.
+  auto pidfile = tmp / "rewoo.pid";
+  test::run_command(test::rewoo_cli() + " tools call fake.hang '' --timeout-ms 60000 --config '" +
+                    (tmp / "fake.yaml").string() + "' >/dev/null 2>&1 & echo $! > '" +
+                    pidfile.string() + "'");
+  for (int i = 0; i < 250 && processes_with(tag) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(processes_with(tag) == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the call is in flight
+  kill(std::stoi(test::read_file(pidfile)), SIGKILL);
+  for (int i = 0; i < 100 && processes_with(tag) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(processes_with(tag) == 0);
 }
 
 TEST_CASE("cli: MCP tools as plan steps under rewoo exec") {

@@ -13,7 +13,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 extern char** environ;
@@ -100,7 +104,71 @@ Result<std::string> find_executable(const std::string& name) {
   return Error("command '" + name + "' was not found in PATH (" + dirs + ")");
 }
 
+namespace {
+
+// A thread that lives as long as the process and forks on request: children
+// it forks get PR_SET_PDEATHSIG tied to it, so they die with rewoo rather
+// than with whichever worker thread happened to start them.
+class Spawner {
+ public:
+  static Spawner& instance() {
+    // The thread holds a reference too, so the object outlives static
+    // destruction; the thread ends with the process.
+    static std::shared_ptr<Spawner> s = start();
+    return *s;
+  }
+
+  Result<std::unique_ptr<Subprocess>> spawn(const SpawnOptions& opts) {
+    const SpawnOptions* in = &opts;
+    std::unique_ptr<Subprocess> proc;
+    Error error;
+    bool done = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_.push_back([&] {
+      auto r = Subprocess::spawn_here(*in);
+      if (r.ok())
+        proc = std::move(r.value());
+      else
+        error = r.error();
+      done = true;
+    });
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return done; });
+    if (!proc) return error;
+    return proc;
+  }
+
+ private:
+  static std::shared_ptr<Spawner> start() {
+    auto s = std::make_shared<Spawner>();
+    std::thread([s] { s->loop(); }).detach();
+    return s;
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !queue_.empty(); });
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      fn();  // under the lock: spawns are short, and the waiter checks its result under it
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const SpawnOptions& opts) {
+  if (!opts.kill_with_rewoo) return spawn_here(opts);
+  return Spawner::instance().spawn(opts);
+}
+
+Result<std::unique_ptr<Subprocess>> Subprocess::spawn_here(const SpawnOptions& opts) {
   if (opts.argv.empty()) return Error("no command to run");
   ignore_sigpipe_once();
   auto exe = find_executable(opts.argv[0]);
@@ -124,7 +192,7 @@ Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const SpawnOptions& opts) 
   char* const* env_ptr = opts.env ? envp.data() : environ;
   const char* exe_path = exe->c_str();
   const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
-  const bool pdeathsig = opts.kill_with_thread;
+  const bool pdeathsig = opts.kill_with_rewoo;
 
   int in[2], out[2], err[2], report[2];
   if (!make_pipe(in)) return Error("cannot create a pipe: " + errno_text(errno));
@@ -300,9 +368,7 @@ Result<ProcessOutput> run_process(const SpawnOptions& opts, std::string_view inp
                                   const std::atomic<bool>* cancelled) {
   auto start = Clock::now();
   auto deadline = start + timeout;
-  SpawnOptions o = opts;
-  o.kill_with_thread = true;  // this thread waits for the child anyway
-  auto sp = Subprocess::spawn(o);
+  auto sp = Subprocess::spawn_here(opts);
   if (!sp) return sp.error();
   Subprocess& p = **sp;
   ProcessOutput r;

@@ -34,11 +34,12 @@ struct SpawnOptions {
   std::optional<std::vector<std::string>> env;
   // Working directory; empty = rewoo's.
   std::string cwd;
-  // SIGKILL the child when the spawning *thread* exits (PR_SET_PDEATHSIG), so
-  // a run-to-completion child cannot outlive rewoo. Long-lived children
-  // (MCP servers, started on whichever thread calls first) leave it off: they
-  // see EOF on stdin when rewoo exits.
-  bool kill_with_thread = false;
+  // SIGKILL the child when rewoo goes away, even by _Exit or a crash
+  // (PR_SET_PDEATHSIG). The signal comes when the thread that forked exits,
+  // so long-lived children (MCP servers) are forked on a helper thread that
+  // lives as long as the process; run_process forks on the calling thread,
+  // which waits for the child anyway.
+  bool kill_with_rewoo = true;
 };
 
 // The environment a plugin gets: the allowlisted variables copied from
@@ -55,6 +56,8 @@ const std::vector<std::string>& default_env_allowlist();
 class Subprocess {
  public:
   static Result<std::unique_ptr<Subprocess>> spawn(const SpawnOptions& opts);
+  // Forks on the calling thread (its PR_SET_PDEATHSIG follows this thread).
+  static Result<std::unique_ptr<Subprocess>> spawn_here(const SpawnOptions& opts);
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
