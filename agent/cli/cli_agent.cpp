@@ -139,7 +139,7 @@ void register_ask(CLI::App& app, Context& ctx) {
       std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
     } else {
       if (f->show_plan) {
-        std::printf("Plan:\n%s\n\n", r->plan_text.c_str());
+        std::printf("The plan, as the model wrote it:\n%s\n\n", r->plan_text.c_str());
         if (!r->plan_errors.empty()) {
           std::printf("The plan is not valid:\n");
           for (auto& e : r->plan_errors) std::printf("  %s\n", e.c_str());

@@ -1,6 +1,7 @@
 // The model, tool and sampling flags shared by ask, call, chat and run.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -29,7 +30,9 @@ class ModelSetup {
     cmd.add_option("--top-p", ao_.sampling.top_p)->capture_default_str();
     cmd.add_option("--top-k", ao_.sampling.top_k, "0 = off")->capture_default_str();
     cmd.add_option("--repeat-penalty", ao_.sampling.repetition_penalty)->capture_default_str();
-    cmd.add_option("--max-tokens", ao_.max_answer_tokens, "Longest answer / call / reply")->capture_default_str();
+    cmd.add_option("--max-tokens", ao_.max_answer_tokens,
+                   "Longest answer / call / reply (and KnowledgeModel answer, which is at most 256)")
+        ->capture_default_str();
     if (agent_flags) {
       cmd.add_option("--max-plan-tokens", ao_.max_plan_tokens)->capture_default_str();
       cmd.add_option("--max-steps", ao_.max_steps, "Most steps a plan may have (the plan grammar's limit)")
@@ -49,6 +52,7 @@ class ModelSetup {
     so_.tools = agent::split_names(tools_csv_);
     so_.grammar = !no_grammar_;
     ao_.use_grammar = !no_grammar_;
+    ao_.knowledge_max_tokens = std::min(ao_.knowledge_max_tokens, ao_.max_answer_tokens);
     ao_.step_timeout = std::chrono::milliseconds(static_cast<long>(step_timeout_s_ * 1000));
     return agent::open_session(so_);
   }

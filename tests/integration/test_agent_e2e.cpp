@@ -265,3 +265,43 @@ TEST_CASE("rewoo run: 100 tasks, SIGKILL midway, re-run: every id once, valid JS
   CHECK(summary.find("tasks/s") != std::string::npos);
   MESSAGE("killed after " << before << " results; re-run: " << summary);
 }
+
+TEST_CASE("rewoo ask / call from the CLI: the README's main command shape, --json, --trace") {
+  test::TempDir dir;
+  std::string rewoo = (test::binary_dir() / "rewoo").string();
+  std::string out;
+  REQUIRE(test::run_command(rewoo + " model random " + (dir / "m").string() + " --shape tiny", &out) == 0);
+  std::string model = " --model " + (dir / "m").string();
+  // Human output: plan and evidence with --show-plan, the answer, and the noise note.
+  int rc = test::run_command(rewoo + " ask \"Who won the Nobel Prize in Literature in 2020?\"" + model +
+                                 " --tools HyperlinkExtractor,KnowledgeModel --max-tokens 16 --show-plan -q 2>/dev/null",
+                             &out);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.rfind("The plan, as the model wrote it:\nPlan: ", 0) == 0);
+  CHECK(out.find("\n:evidence0: = ") != std::string::npos);
+  CHECK(out.find("\nAnswer: ") != std::string::npos);
+  CHECK(out.find("this model has random weights, so the plan and the answer above are noise") !=
+        std::string::npos);
+  // --json and --trace.
+  rc = test::run_command(rewoo + " ask \"Q?\"" + model + " --max-tokens 8 --seed 4 --json -q --trace " +
+                             (dir / "t.jsonl").string() + " 2>/dev/null",
+                         &out);
+  CHECK(rc == 0);
+  json j = json::parse(out, nullptr, false);
+  REQUIRE_MESSAGE(j.is_object(), out);
+  for (const char* k : {"task", "plan", "evidence", "answer", "timings", "tokens", "note"})
+    CHECK_MESSAGE(j.contains(k), k);
+  CHECK(j["plan"]["valid"] == true);
+  CHECK(j["seed"] == 4);
+  std::string trace = test::read_file(dir / "t.jsonl");
+  CHECK(trace.find("\"event\":\"plan_text\"") != std::string::npos);
+  CHECK(trace.find("\"event\":\"final_answer\"") != std::string::npos);
+  // Usage errors exit 2; an unknown tool in --tools is one.
+  CHECK(test::run_command(rewoo + " ask \"Q\"" + model + " --tools Nope 2>&1", &out) == 2);
+  CHECK(out.find("unknown tool 'Nope'") != std::string::npos);
+  // rewoo call --dry-run prints a valid call.
+  rc = test::run_command(rewoo + " call \"search for rivers\"" + model + " --format yaml --dry-run 2>/dev/null", &out);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.rfind("function: ", 0) == 0);
+  CHECK(out.find("(valid against the schema of ") != std::string::npos);
+}
