@@ -32,7 +32,8 @@ def main():
     ap.add_argument("-n", "--questions", type=int, default=250)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default=None, help="keep tasks/results here (default: a temp dir)")
-    ap.add_argument("--extra", default="", help="more flags for `rewoo run`, e.g. '--threads 2'")
+    ap.add_argument("--extra", default="--temperature 0 --repeat-penalty 1",
+                    help="more flags for `rewoo run` (default: greedy, no repetition penalty)")
     a = ap.parse_args()
 
     qs = [json.loads(l) for l in open(os.path.join(REPO, "tests/data/demo/questions.jsonl"))]

@@ -11,6 +11,7 @@ sees the demo facts.
   python3 tests/demo/demo_world.py corpus tests/data/demo        # corpus + questions
   python3 tests/demo/demo_world.py train OUT.jsonl --worlds 400  # training examples
   python3 tests/demo/demo_world.py check tests/data/demo         # retrieval check
+  python3 tests/demo/demo_world.py calib calib.txt                # for rewoo quantize
 
 Standard library only (sqlite3 with FTS5 for the search evidence). Output is a
 pure function of the seeds: the same command writes the same bytes.
@@ -687,6 +688,16 @@ def cmd_train(out, worlds, per_world, first_seed):
     print(f"{n} examples from {worlds} worlds -> {out}", file=sys.stderr)
 
 
+def cmd_calib(out, n, seed):
+    """Calibration text for `rewoo quantize --calib`: examples of a world that is
+    neither the demo corpus nor a training world, prompt and answer together."""
+    ex = Examples(World(seed), random.Random(seed * 31 + 7))
+    with open(out, "w", encoding="utf-8") as f:
+        for p, c in ex.generate(n):
+            f.write(p + c + "\n\n")
+    print(f"{n} calibration examples (world {seed}) -> {out}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -699,8 +710,14 @@ def main():
     t.add_argument("--worlds", type=int, default=400)
     t.add_argument("--per-world", type=int, default=500)
     t.add_argument("--first-seed", type=int, default=1)
+    b = sub.add_parser("calib")
+    b.add_argument("out")
+    b.add_argument("-n", type=int, default=64)
+    b.add_argument("--seed", type=int, default=90001)
     a = ap.parse_args()
-    if a.cmd == "corpus":
+    if a.cmd == "calib":
+        cmd_calib(a.out, a.n, a.seed)
+    elif a.cmd == "corpus":
         cmd_corpus(a.out_dir)
     elif a.cmd == "check":
         cmd_check(a.out_dir)
