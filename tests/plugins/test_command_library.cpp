@@ -89,6 +89,12 @@ plugins:
   ctx.timeout = 100ms;
   r = reg.find("Hang")->invoke("", ctx);
   CHECK(r.text == "the command tool 'Hang' timed out after 100 ms and was stopped");
+  // A step without a limit (rewoo exec --timeout 0) leaves the tool's own.
+  ctx.timeout = 0ms;
+  r = reg.find("Fail")->invoke("", ctx);
+  CHECK(r.text == "the command tool 'Fail' exited with status 4: bad input");
+  r = reg.find("Hang")->invoke("", ctx);
+  CHECK(r.text == "the command tool 'Hang' timed out after 400 ms and was stopped");
 
   auto missing = parse_config("plugins:\n  commands:\n    - {name: X, description: d, command: rewoo-nope}\n");
   REQUIRE(missing);

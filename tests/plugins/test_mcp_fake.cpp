@@ -278,6 +278,10 @@ TEST_CASE("mcp fake: McpTool maps plan input to arguments and errors to error ev
   CHECK(contains(r.text, "exited with status 3"));
   r = by["f.echo"]->invoke("after the crash", ctx);
   CHECK(r.ok);
+  ctx.timeout = 0ms;  // a step with no limit
+  r = by["f.echo"]->invoke("no limit", ctx);
+  CHECK(r.ok);
+  CHECK(r.text == "echo: no limit");
 
   cfg.include = {"echo", "nonexistent"};
   auto bad = make_mcp_tools(cfg, limits);

@@ -10,6 +10,8 @@
 //   4. otherwise an error that says which keys to give as a JSON object.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +29,13 @@ Result<nlohmann::json> arguments_from_input(const std::string& input, const nloh
 // cannot enforce, so MCP tools expose their schemas without it (a property
 // *named* "format" stays).
 nlohmann::json without_format_annotations(const nlohmann::json& schema);
+
+// A plugin call's time limit: the tool's own, or the step's when that is
+// shorter (a step timeout of 0 means the step sets no limit).
+inline std::chrono::milliseconds call_timeout(std::chrono::milliseconds own,
+                                              std::chrono::milliseconds step) {
+  return step.count() > 0 ? std::min(own, step) : own;
+}
 
 // One line for the planner's tools block, e.g. "a file path", or
 // "JSON object: {\"a\": number, \"b\": number}".

@@ -53,7 +53,7 @@ ToolResult CommandTool::invoke(const std::string& input, const ToolContext& ctx)
   if (cfg_.input == CommandToolConfig::Input::kArgument && !placed) o.argv.push_back(input);
   o.env = clean_environment(cfg_.env_allowlist.value_or(default_env_allowlist()), cfg_.env);
   o.cwd = cfg_.cwd;
-  milliseconds timeout = std::min(cfg_.timeout.value_or(limits_.tool_timeout), ctx.timeout);
+  milliseconds timeout = call_timeout(cfg_.timeout.value_or(limits_.tool_timeout), ctx.timeout);
   size_t cap = cfg_.max_output_bytes.value_or(limits_.max_output_bytes);
   std::string_view in = cfg_.input == CommandToolConfig::Input::kStdin ? std::string_view(input)
                                                                        : std::string_view();

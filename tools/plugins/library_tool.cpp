@@ -67,7 +67,7 @@ class LibraryTool : public Tool {
       state->done = true;
       state->cv.notify_all();
     }).detach();
-    milliseconds timeout = std::min(timeout_, ctx.timeout);
+    milliseconds timeout = call_timeout(timeout_, ctx.timeout);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::unique_lock<std::mutex> lock(state->mu);
     while (!state->done) {

@@ -43,7 +43,7 @@ std::string McpTool::source() const {
 ToolResult McpTool::invoke(const std::string& input, const ToolContext& ctx) {
   auto args = arguments_from_input(input, info_.input_schema, name_);
   if (!args) return ToolResult::failure(args.error().to_string());
-  milliseconds t = std::min(timeout_, ctx.timeout);
+  milliseconds t = call_timeout(timeout_, ctx.timeout);
   auto r = client_->call_tool(info_.name, *args, t, ctx.cancelled);
   if (!r) return ToolResult::failure(r.error().to_string());
   if (r->is_error)
