@@ -365,12 +365,14 @@ class GbnfCompiler {
         seq.push_back(class_element(rule, {{0, kMaxCodePoint}}));
         have_atom = true;
       } else if (c == '(') {
+        if (++depth_ > kMaxNesting) return err(here, fmt::format("groups nested deeper than {}", kMaxNesting));
         ++pos_;
         skip_space(true);
         auto alts = parse_alternates(rule, true);
         if (!alts) return alts.error();
         if (cur() != ')') return err(here, "unbalanced '(': no matching ')'");
         ++pos_;
+        --depth_;
         last_start = seq.size();
         seq.push_back(rule_elem(helper_rule(rule, std::move(*alts))));
         have_atom = true;
@@ -556,46 +558,51 @@ class GbnfCompiler {
           left[r].push_back(g.elements_[i].value);
           if (!nullable[g.elements_[i].value]) break;
         }
+    // Iterative DFS (grammars can chain thousands of helper rules).
     std::vector<int> color(n, 0);
-    std::vector<uint32_t> path;
-    std::function<std::optional<uint32_t>(uint32_t)> dfs = [&](uint32_t r) -> std::optional<uint32_t> {
-      color[r] = 1;
-      path.push_back(r);
-      for (uint32_t s : left[r]) {
-        if (color[s] == 1) return s;
-        if (color[s] == 0)
-          if (auto c = dfs(s)) return c;
-      }
-      path.pop_back();
-      color[r] = 2;
-      return std::nullopt;
-    };
-    for (uint32_t r = 0; r < n; ++r) {
-      if (color[r] != 0) continue;
-      if (auto c = dfs(r)) {
-        // Report the first user-named rule of the cycle, where it is defined.
-        std::string cycle;
-        uint32_t blame = *c;
-        bool in_cycle = false;
-        for (uint32_t p : path) {
-          if (p == *c) in_cycle = true;
-          if (!in_cycle) continue;
-          if (!cycle.empty()) cycle += " -> ";
-          cycle += g.rules_[p].name;
-          if (first_use_[p] != kHelper) blame = p;
+    std::vector<std::pair<uint32_t, size_t>> stack;  // rule, next edge
+    for (uint32_t start = 0; start < n; ++start) {
+      if (color[start] != 0) continue;
+      stack.push_back({start, 0});
+      color[start] = 1;
+      while (!stack.empty()) {
+        auto& [r, e] = stack.back();
+        if (e == left[r].size()) {
+          color[r] = 2;
+          stack.pop_back();
+          continue;
         }
-        cycle += " -> " + g.rules_[*c].name;
-        return Error(fmt::format("left recursion: rule '{}' can reach itself without consuming "
-                                 "input ({}); rewrite it with repetition, e.g. a ::= b (\"op\" b)*",
-                                 g.rules_[blame].name, cycle),
-                     first_use_[blame] == kHelper ? "1:1" : loc(first_use_[blame]));
+        uint32_t s2 = left[r][e++];
+        if (color[s2] == 0) {
+          color[s2] = 1;
+          stack.push_back({s2, 0});
+        } else if (color[s2] == 1) {
+          // A cycle: the rules on the stack from s2 up. Blame a user-named one.
+          std::string cycle;
+          uint32_t blame = s2;
+          bool in_cycle = false;
+          for (const auto& fr : stack) {
+            if (fr.first == s2) in_cycle = true;
+            if (!in_cycle) continue;
+            if (!cycle.empty()) cycle += " -> ";
+            cycle += g.rules_[fr.first].name;
+            if (first_use_[fr.first] != kHelper) blame = fr.first;
+          }
+          cycle += " -> " + g.rules_[s2].name;
+          return Error(fmt::format("left recursion: rule '{}' can reach itself without consuming "
+                                   "input ({}); rewrite it with repetition, e.g. a ::= b (\"op\" b)*",
+                                   g.rules_[blame].name, cycle),
+                       first_use_[blame] == kHelper ? "1:1" : loc(first_use_[blame]));
+        }
       }
     }
     return std::nullopt;
   }
 
+  static constexpr int kMaxNesting = 256;
   std::string_view src_;
   size_t pos_ = 0;
+  int depth_ = 0;
   std::map<std::string, uint32_t> ids_;
   std::vector<std::string> names_;
   std::vector<bool> defined_;

@@ -868,7 +868,17 @@ Result<std::string> schema_to_gbnf(const nlohmann::json& schema, const SchemaOpt
   auto e = c.add(schema);
   if (!e) return e.error();
   // Nothing validates: a rule with no finite derivation matches nothing.
-  return c.build(*e ? **e : c.never());
+  std::string gbnf = c.build(*e ? **e : c.never());
+  // $ref cycles that consume nothing ({"$ref": "#"} at the root, a -> b -> a)
+  // come out left-recursive: report them instead of returning a bad grammar.
+  auto g = Grammar::parse(gbnf);
+  if (!g) {
+    if (g.error().message.find("left recursion") != std::string::npos)
+      return Error("unsupported: a $ref cycle that reaches itself without an object or array in between (" +
+                   g.error().message + ")");
+    return Error("internal error: the generated grammar does not parse: " + g.error().to_string());
+  }
+  return gbnf;
 }
 
 SchemaGrammarBuilder::SchemaGrammarBuilder(SchemaOptions opts) : impl_(std::make_unique<SchemaConverter>(opts)) {}

@@ -219,6 +219,7 @@ class RegexParser {
       std::string atom;
       char c = cur();
       if (c == '(') {
+        if (++depth_ > 256) return err("groups nested too deeply");
         ++pos_;
         if (cur() == '?') {
           if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
@@ -240,6 +241,7 @@ class RegexParser {
         }
         if (cur() != ')') return err("unbalanced '('");
         ++pos_;
+        --depth_;
         atom = "(";
         for (size_t i = 0; i < alts.size(); ++i) atom += (i ? " | " : "") + alts[i];
         atom += ")";
@@ -290,6 +292,7 @@ class RegexParser {
   std::string_view p_;
   std::string any_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

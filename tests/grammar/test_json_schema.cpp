@@ -143,6 +143,9 @@ TEST_CASE("unsupported keywords are errors naming them") {
   CHECK(e.find("$ref") != std::string::npos);
   CHECK_FALSE(matches_schema(json::parse(R"({"pattern":"^\\p{L}+$"})"), "\"a\"", &e));
   CHECK(e.find("pattern") != std::string::npos);
+  // found by fuzz_schema: a root that refers to itself
+  CHECK_FALSE(matches_schema(json::parse(R"({"$defs":{"n":{"type":"array"}},"$ref":"#"})"), "[]", &e));
+  CHECK(e.find("$ref cycle") != std::string::npos);
 }
 
 TEST_CASE("whitespace is configurable") {
