@@ -141,9 +141,14 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
         uint32_t v = q.qweight[static_cast<size_t>(4 * b + w) * q.out + c];
         std::memcpy(&p.q[(static_cast<size_t>(c) * nb + b) * 16 + 4 * w], &v, 4);
       }
-  p.scales = q.scales;
-  p.zeros.resize(q.zeros.size());
-  for (size_t i = 0; i < q.zeros.size(); ++i) p.zeros[i] = q.zeros[i];
+  const int quads = (q.out + 3) / 4;
+  p.sz.assign(static_cast<size_t>(quads) * q.n_groups * 8, 0.0f);
+  for (int c = 0; c < q.out; ++c)
+    for (int g = 0; g < q.n_groups; ++g) {
+      size_t base = (static_cast<size_t>(c / 4) * q.n_groups + g) * 8 + c % 4;
+      p.sz[base] = q.scales[static_cast<size_t>(g) * q.out + c];
+      p.sz[base + 4] = q.zeros[static_cast<size_t>(g) * q.out + c];
+    }
   return p;
 }
 
@@ -188,8 +193,8 @@ void q4q8_gemv_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const 
         }
         acc += static_cast<float>(s) * d[b];
       }
-      size_t gi = static_cast<size_t>(g) * w.out + c;
-      yc += w.scales[gi] * (acc - w.zeros[gi] * gz[g]);
+      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8 + c % 4;
+      yc += sz[0] * (acc - sz[4] * gz[g]);
     }
     y[c] = yc;
   }

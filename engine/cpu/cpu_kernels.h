@@ -88,11 +88,12 @@ void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy
 // products (maddubs), scales applied per block and group.
 //   q: uint8 [out][in/32][16], the 4 GPTQ words of a column's 32-row block:
 //      byte B holds reordered rows 2B (low nibble) and 2B+1 (high nibble).
-//   scales, zeros: fp32 [n_groups][out] (zeros as real zero points).
+//   sz: fp32 [ceil(out/4)][n_groups][8]: for 4 columns and a group, their 4
+//       scales then their 4 zero points (one cache line per column quad).
 struct PackedQ4x8 {
   int in = 0, out = 0, n_groups = 0;
   HugeArray<uint8_t> q;
-  std::vector<float> scales, zeros;
+  std::vector<float> sz;
   std::vector<int32_t> bounds;
   std::vector<int32_t> perm;
 };

@@ -150,8 +150,8 @@ void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
         a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p2), db, a2);
         a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p3), db, a3);
       }
-      const size_t gi = static_cast<size_t>(g) * w.out + c;
-      __m128 sc = _mm_loadu_ps(w.scales.data() + gi), zr = _mm_loadu_ps(w.zeros.data() + gi);
+      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8;
+      __m128 sc = _mm_loadu_ps(sz), zr = _mm_loadu_ps(sz + 4);
       __m128 acc = hsum4(a0, a1, a2, a3);
       yc = _mm_fmadd_ps(sc, _mm_fnmadd_ps(zr, _mm_set1_ps(gz[g]), acc), yc);
     }
@@ -167,8 +167,8 @@ void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
         __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(qc + 16 * b), xv), ones);
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[b]), acc);
       }
-      size_t gi = static_cast<size_t>(g) * w.out + c;
-      yc += w.scales[gi] * (hsum(acc) - w.zeros[gi] * gz[g]);
+      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8 + c % 4;
+      yc += sz[0] * (hsum(acc) - sz[4] * gz[g]);
     }
     y[c] = yc;
   }

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backend.h"
+#include "engine/cpu/cpu_kernels.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 
@@ -48,7 +49,9 @@ __attribute__((target("avx2"))) double sum_avx2(const float* p, size_t n) {
 // GB/s of reading a 1 GiB buffer with `threads` threads (best of 5).
 double read_bandwidth(int threads) {
   const size_t n = (size_t{1} << 30) / sizeof(float);
-  float* buf = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+  // Huge pages requested, as the backend's weight buffers are.
+  rewoo::engine::cpu::HugeArray<uint32_t> mem(n);
+  float* buf = reinterpret_cast<float*>(mem.data());
   for (size_t i = 0; i < n; ++i) buf[i] = static_cast<float>(i & 7);
   double best = 0;
   volatile double sink = 0;
@@ -64,7 +67,6 @@ double read_bandwidth(int threads) {
     for (double v : sums) sink = sink + v;
     best = std::max(best, static_cast<double>(per * threads * sizeof(float)) / s / 1e9);
   }
-  std::free(buf);
   return best;
 }
 

@@ -31,34 +31,40 @@ fi
 GGUF="$WORK/$SHAPE-q4_0.gguf"
 [ -f "$GGUF" ] || /usr/bin/python3 tests/bench/make_gguf_q4_0.py "$GGUF" --shape "$SHAPE" --gguf-py "$LLAMA/gguf-py" >&2
 
-best_rewoo=0; best_llama=0; rewoo_json=""
+PY=/usr/bin/python3
+tok_s() { $PY -c 'import json,sys; print(json.loads(sys.argv[1])["decode_tok_s"])' "$1"; }
+best_exact=0; best_int8=0; best_llama=0; rewoo_json=""
 for r in $(seq "$ROUNDS"); do
   j=$(build/tests/bench/bench_cpu_decode --model "$MODEL" --threads "$THREADS" --tokens "$TOKENS" --prompt 16 --json \
       $([ "$r" -gt 1 ] && echo --no-bandwidth))
-  t=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decode_tok_s"])' "$j")
   [ "$r" -eq 1 ] && rewoo_json=$j
-  best_rewoo=$(python3 -c "print(max($best_rewoo, $t))")
+  t=$(tok_s "$j")
+  t8=$(tok_s "$(build/tests/bench/bench_cpu_decode --model "$MODEL" --threads "$THREADS" --tokens "$TOKENS" --prompt 16 --json --no-bandwidth --int8)")
   l=$("$LLAMA/build/bin/llama-bench" -m "$GGUF" -p 0 -n "$TOKENS" -t "$THREADS" -r 1 -o json 2>/dev/null)
-  lt=$(python3 -c 'import json,sys; print([x["avg_ts"] for x in json.loads(sys.argv[1]) if x["n_gen"] > 0][0])' "$l")
-  best_llama=$(python3 -c "print(max($best_llama, $lt))")
-  echo "round $r: rewoo $t tok/s, llama.cpp $lt tok/s" >&2
+  lt=$($PY -c 'import json,sys; print([x["avg_ts"] for x in json.loads(sys.argv[1]) if x["n_gen"] > 0][0])' "$l")
+  best_exact=$($PY -c "print(max($best_exact, $t))")
+  best_int8=$($PY -c "print(max($best_int8, $t8))")
+  best_llama=$($PY -c "print(max($best_llama, $lt))")
+  echo "round $r: rewoo exact $t, rewoo int8 $t8, llama.cpp $lt tok/s" >&2
 done
-GGUF_BYTES=$(python3 - "$GGUF" <<'PY'
-import sys; sys.path.insert(0, ".peers/llama.cpp/gguf-py")
+GGUF_BYTES=$($PY - "$GGUF" "$LLAMA/gguf-py" <<'PYEOF'
+import sys; sys.path.insert(0, sys.argv[2])
 import gguf
 r = gguf.GGUFReader(sys.argv[1])
 print(sum(int(t.n_bytes) for t in r.tensors if t.name != "token_embd.weight"))
-PY
+PYEOF
 )
-python3 - "$rewoo_json" "$best_rewoo" "$best_llama" "$GGUF_BYTES" "$THREADS" "$(uname -n)" <<'PY'
+$PY - "$rewoo_json" "$best_exact" "$best_int8" "$best_llama" "$GGUF_BYTES" "$THREADS" "$(uname -n)" "$(uptime)" <<'PYEOF'
 import json, sys
-j = json.loads(sys.argv[1]); rw, ll, gb, th = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+j = json.loads(sys.argv[1])
+ex, i8, ll, gb, th = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 bw = j["read_bandwidth_gb_s"]
-print(f"machine: {sys.argv[6]}, {th} threads; measured read bandwidth {bw:.1f} GB/s")
-print(f"model: {j['config']}")
-print(f"{'engine':<34}{'tok/s':>8}{'MB/token':>10}{'GB/s':>8}{'% bw':>7}")
+print(f"machine: {sys.argv[7]}, {th} threads; load: {sys.argv[8].strip()}")
+print(f"measured read bandwidth: {bw:.1f} GB/s; model: {j['config']}")
+print(f"{'engine':<44}{'tok/s':>8}{'MB/token':>10}{'GB/s':>8}{'% bw':>7}")
 mb = j["weight_bytes_per_token"] / 1e6
-print(f"{'rewoo ' + j['quant']:<34}{rw:8.2f}{mb:10.1f}{rw * mb / 1e3:8.2f}{100 * rw * mb / 1e3 / bw:7.0f}")
-print(f"{'llama.cpp Q4_0 (F16 output)':<34}{ll:8.2f}{gb / 1e6:10.1f}{ll * gb / 1e9:8.2f}{100 * ll * gb / 1e9 / bw:7.0f}")
-print(f"rewoo / llama.cpp: {rw / ll:.2f}x")
-PY
+for name, t in ((f"rewoo {j['quant']} (exact)", ex), (f"rewoo {j['quant']} (--int8)", i8)):
+    print(f"{name:<44}{t:8.2f}{mb:10.1f}{t * mb / 1e3:8.2f}{100 * t * mb / 1e3 / bw:7.0f}")
+print(f"{'llama.cpp Q4_0 (F16 output)':<44}{ll:8.2f}{gb / 1e6:10.1f}{ll * gb / 1e9:8.2f}{100 * ll * gb / 1e9 / bw:7.0f}")
+print(f"rewoo / llama.cpp: exact {ex / ll:.2f}x, int8 {i8 / ll:.2f}x")
+PYEOF
