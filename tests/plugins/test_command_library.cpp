@@ -68,7 +68,7 @@ plugins:
   ToolContext ctx;
   auto start = std::chrono::steady_clock::now();
   auto r = reg.find("Hang")->invoke("", ctx);
-  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK_FALSE(r.ok);
   CHECK(r.text == "the command tool 'Hang' timed out after 400 ms and was stopped");
   r = reg.find("Flood")->invoke("", ctx);
@@ -156,8 +156,8 @@ TEST_CASE("library tools: version mismatch refused, missing entry point, a hang 
   CHECK(r.ok);
   CHECK(r.text == "slept 10 ms");
   auto start = std::chrono::steady_clock::now();
-  r = (*t)->invoke("1500", ctx);
-  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  r = (*t)->invoke("5000", ctx);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
   CHECK_FALSE(r.ok);
   CHECK(contains(r.text, "did not return within 200 ms; its call was abandoned"));
 }

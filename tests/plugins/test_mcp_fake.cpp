@@ -105,7 +105,7 @@ TEST_CASE("mcp fake: a hung tool times out; a server that stops answering is rep
   CHECK(r.error().message ==
         "the MCP tool 'hang' on server 'fake' timed out after 300 ms waiting for 'tools/call'");
   // 300 ms + at most 1 s for the ping that finds the server unresponsive.
-  CHECK(took < 2s);
+  CHECK(took < 4s);
   for (int i = 0; i < 100 && alive(first); ++i) std::this_thread::sleep_for(10ms);
   CHECK_FALSE(alive(first));
 
@@ -146,7 +146,7 @@ TEST_CASE("mcp fake: a flood on stdout is cut at max_message_bytes") {
   auto r = c.call_tool("flood", json::object());
   REQUIRE_FALSE(r);
   CHECK(contains(r.error().message, "wrote more than 1048576 bytes on stdout without a newline"));
-  CHECK(std::chrono::steady_clock::now() - start < 4s);
+  CHECK(std::chrono::steady_clock::now() - start < 8s);
   CHECK(c.call_tool("echo", {{"text", "z"}})->text == "echo: z");
 }
 

@@ -93,7 +93,7 @@ TEST_CASE("run_process: a timeout stops the whole process group, grandchildren t
   auto took = std::chrono::steady_clock::now() - start;
   REQUIRE(r);
   CHECK(r->timed_out);
-  CHECK(took < 2s);
+  CHECK(took < 5s);
   pid_t gc = std::stoi(test::read_file(pidfile));
   std::this_thread::sleep_for(50ms);
   // Killed and reaped by init (it was our grandchild, not our child).
@@ -111,7 +111,7 @@ TEST_CASE("run_process: a flood of output stops at the cap") {
   REQUIRE(r);
   CHECK(r->output_over_cap);
   CHECK(r->out.size() == 100000);
-  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  CHECK(std::chrono::steady_clock::now() - start < 6s);
 }
 
 TEST_CASE("run_process: large input and output through the pipes at once") {
