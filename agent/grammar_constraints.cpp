@@ -220,7 +220,8 @@ std::string registry_plan_gbnf(const tools::Registry& registry, int max_steps,
   std::string g;
   g += "# reWOO plans over the tools: " + std::to_string(names.size()) + ", at most " +
        std::to_string(max_steps) + " steps\n";
-  g += "root ::= step0 rest1\n";
+  // One optional space first: a model's first token is usually "▁Plan".
+  g += "root ::= \" \"? step0 rest1\n";
   for (int k = 1; k <= max_steps; ++k) {
     g += "rest" + std::to_string(k) + " ::= answer" + std::to_string(k);
     if (k < max_steps) g += " | step" + std::to_string(k) + " rest" + std::to_string(k + 1);
@@ -328,7 +329,14 @@ bool GrammarLogitsProcessor::done() const {
   return allowed <= 1;
 }
 
-std::string GrammarLogitsProcessor::forced_continuation() { return matcher_.forced_continuation(); }
+std::string GrammarLogitsProcessor::forced_continuation() {
+  // Leave a trailing space to the model: SentencePiece attaches a space to
+  // the word after it ("Plan: Search" is "▁Plan", ":", "▁Search"), so forcing
+  // "Plan: " would feed a lone "▁" token the model never saw before a word.
+  std::string s = matcher_.forced_continuation();
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
 
 namespace {
 

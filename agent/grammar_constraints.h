@@ -24,8 +24,8 @@
 namespace rewoo::agent {
 
 struct GrammarLimits {
-  int thought_chars = 60;  // the text of a "Plan:" line
-  int input_chars = 80;    // a step's input, references included
+  int thought_chars = 100;  // the text of a "Plan:" line
+  int input_chars = 160;    // a step's input, references included
   int string_chars = 80;   // a string value in a function call
 };
 

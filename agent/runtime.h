@@ -47,7 +47,7 @@ struct SamplingOptions {
 
 struct AgentOptions {
   SamplingOptions sampling;
-  int max_plan_tokens = 512;
+  int max_plan_tokens = 1024;
   int max_answer_tokens = 384;
   int max_steps = 8;          // the plan grammar's limit
   int jobs = 4;               // plan steps at once
