@@ -305,3 +305,28 @@ TEST_CASE("rewoo ask / call from the CLI: the README's main command shape, --jso
   CHECK(out.rfind("function: ", 0) == 0);
   CHECK(out.find("(valid against the schema of ") != std::string::npos);
 }
+
+TEST_CASE("rewoo ask on the trained demo model answers from the evidence, under the plan grammar") {
+  auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
+  REQUIRE(std::filesystem::exists(model / "model.safetensors"));
+  std::string rewoo = (test::binary_dir() / "rewoo").string();
+  std::string out;
+  int rc = test::run_command(
+      "cd " + test::source_dir().string() +
+          " && REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=tests/data/demo/corpus " + rewoo +
+          " ask --model tests/data/demo/model --temperature 0 --repeat-penalty 1 --json -q"
+          " \"Who founded the Guild of Ink Makers of Zeimgous?\" 2>&1",
+      &out);
+  REQUIRE_MESSAGE(rc == 0, out);
+  json j = json::parse(out, nullptr, false);
+  REQUIRE_MESSAGE(j.is_object(), out);
+  // The trained plan (a search, then the KnowledgeModel over it), written
+  // under the grammar, and the answer the corpus holds.
+  CHECK(j["plan"]["valid"] == true);
+  REQUIRE(j["evidence"].size() == 2);
+  CHECK(j["evidence"][0]["tool"] == "DuckDuckGo");
+  CHECK(j["evidence"][1]["tool"] == "KnowledgeModel");
+  CHECK(j["evidence"][1]["ok"] == true);
+  CHECK(j["answer"].get<std::string>().find("Lairktair Brymbun") != std::string::npos);
+  CHECK(!j.contains("note"));  // not a random model
+}
