@@ -44,8 +44,11 @@ class Progress {
     if (!final) {
       if (tty_ && now - last_ < std::chrono::milliseconds(100)) return;
       if (!tty_ && pct / 10 == last_decile_) return;
+    } else if (!tty_ && done == last_done_) {
+      return;  // the last line already shows it
     }
     last_ = now;
+    last_done_ = done;
     last_decile_ = pct / 10;
     double secs = std::chrono::duration<double>(now - start_).count();
     double rate = secs > 0 ? ran / secs : 0;
@@ -69,6 +72,7 @@ class Progress {
   bool tty_;
   Clock::time_point start_, last_{};
   int last_decile_ = -1;
+  int last_done_ = -1;
 };
 
 Status write_all(int fd, const std::string& data, const std::string& path) {

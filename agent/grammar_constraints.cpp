@@ -158,7 +158,15 @@ class SchemaGbnf {
         if (!inner) return inner;
         line = lit(pad + key + ":\n") + " " + *inner;
       } else {
-        line = lit(pad + key + ": ") + " " + rule + " \"\\n\"";
+        // Unconstrained strings may also be plain scalars (`input: rust lang`,
+        // the layout format_function_call writes and models learn), starting
+        // with a letter so YAML never reads them as a number or null.
+        bool plain_ok = ps.is_object() && ps.value("type", std::string("string")) == "string" &&
+                        !ps.contains("enum") && !ps.contains("const") && !ps.contains("pattern") &&
+                        !ps.contains("maxLength") && ps.value("minLength", 0) <= 1 &&
+                        !ps.contains("anyOf") && !ps.contains("oneOf") && !ps.contains("$ref");
+        std::string value = plain_ok ? "(" + rule + " | yplain)" : rule;
+        line = lit(pad + key + ": ") + " " + value + " \"\\n\"";
       }
       body += required ? " " + line : " (" + line + ")?";
     }
@@ -294,6 +302,14 @@ Result<std::string> function_call_gbnf(const tools::Registry& registry, CallForm
     calls.push_back(call_rule);
   }
   if (calls.empty()) return Error("no tools to call: the registry is empty");
+  if (format == CallFormat::kYaml) {
+    // A plain scalar: a letter, then no '#', no line break, and ':' only
+    // before a non-space (": " would start a mapping); at least 6 characters,
+    // so it is never one of the words YAML reads as a boolean or null (true,
+    // False, NULL, ...): shorter strings are written quoted.
+    g += "yplain ::= [a-zA-Z] ychar{5," + std::to_string(std::max(5, limits.string_chars - 1)) + "}\n";
+    g += "ychar ::= [^\\x00-\\x1F:#] | \":\" [^ \\x00-\\x1F:#]\n";
+  }
   std::string root = format == CallFormat::kJson
                          ? "root ::= \"{\\\"function\\\": \\\"\" (" + alternatives(calls) + ") \"}\"\n"
                          : "root ::= \"function: \" (" + alternatives(calls) + ")\n";
