@@ -53,7 +53,8 @@ class CpuBackend final : public Backend {
     qgemm_ = avx2_ ? cpu::qgemm_avx2 : cpu::qgemm_ref;
     sgemm_ = avx2_ ? cpu::sgemm_avx2 : cpu::sgemm_ref;
     hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
-    q4q8_ = avx2_ ? cpu::q4q8_gemv_avx2 : cpu::q4q8_gemv_ref;
+    vnni_ = cpu::cpu_has_avx512vnni();
+    q4q8_ = vnni_ ? cpu::q4q8_gemv_avx512vnni : avx2_ ? cpu::q4q8_gemv_avx2 : cpu::q4q8_gemv_ref;
     int8_ = o.int8_activations;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -90,7 +91,7 @@ class CpuBackend final : public Backend {
 
   std::string name() const override {
     return fmt::format("cpu ({}, {} threads{})", avx2_ ? "avx2" : "portable", n_threads_,
-                       int8_ ? ", int8 activations" : "");
+                       int8_ ? (vnni_ ? ", int8 activations, avx512-vnni" : ", int8 activations") : "");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
   int max_seq_len() const override { return max_seq_; }
@@ -359,6 +360,7 @@ class CpuBackend final : public Backend {
   cpu::HGemmFn hgemm_ = nullptr;
   cpu::Q4Q8GemvFn q4q8_ = nullptr;
   bool int8_ = false;
+  bool vnni_ = false;
   std::vector<int8_t> xq_;
   std::vector<float> xd_, xgz_;
   std::unique_ptr<ThreadPool> pool_;

@@ -43,6 +43,16 @@ bool cpu_has_avx2() {
 #endif
 }
 
+bool cpu_has_avx512vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
 bool can_pack(const QuantLinear& q) {
   if (q.in % 32 != 0) return false;
   for (int b : q.group_bounds)

@@ -108,6 +108,11 @@ using Q4Q8GemvFn = void (*)(const PackedQ4x8& w, const int8_t* xq, const float* 
 void q4q8_gemv_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1);
 void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1);
 
+// Same with AVX-512 VNNI (vpdpbusd replaces maddubs + madd).
+void q4q8_gemv_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0,
+                          int c1);
+
 bool cpu_has_avx2();
+bool cpu_has_avx512vnni();
 
 }  // namespace rewoo::engine::cpu

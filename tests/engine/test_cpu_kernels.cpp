@@ -108,4 +108,9 @@ TEST_CASE("int8-activation 4-bit path: close to the exact kernel, portable == AV
     cpu::q4q8_gemv_avx2(p8, xq.data(), d.data(), gz.data(), y2.data(), 0, out);
     CHECK(rewoo::test::rel_err(y2, y1) < 1e-5);
   }
+  if (cpu::cpu_has_avx512vnni()) {
+    std::fill(y2.begin(), y2.end(), 1e9f);
+    cpu::q4q8_gemv_avx512vnni(p8, xq.data(), d.data(), gz.data(), y2.data(), 0, out);
+    CHECK(rewoo::test::rel_err(y2, y1) < 1e-5);
+  }
 }
