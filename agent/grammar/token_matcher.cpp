@@ -406,6 +406,10 @@ std::string GrammarMatcher::forced_continuation(size_t max_bytes) const {
     if (out.size() - (i - 1) < need) cut = i - 1;
   }
   out.resize(cut);
+  // Leave trailing spaces to the model: SentencePiece vocabularies attach a
+  // space to the word after it ("▁Search"), so a forced lone space would
+  // push the model off its usual tokenization.
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 

@@ -106,8 +106,9 @@ class GrammarMatcher {
   // The grammar may end here and can take no further byte.
   bool is_exhausted() const;
   // The text every continuation must start with (empty when there is a
-  // choice), cut at a UTF-8 character boundary; jump-forward decoding feeds
-  // it to the model without sampling. At most max_bytes.
+  // choice), cut at a UTF-8 character boundary and before trailing spaces
+  // (which a SentencePiece model writes with the next word); jump-forward
+  // decoding feeds it to the model without sampling. At most max_bytes.
   std::string forced_continuation(size_t max_bytes = 256) const;
 
  private:

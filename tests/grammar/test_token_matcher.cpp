@@ -155,6 +155,10 @@ TEST_CASE("jump-forward: the unique continuation is reported") {
   auto tg2 = make("root ::= \"x\\u00e9\" [\\u0080-\\u00BF]\n");
   GrammarMatcher m2(tg2);
   CHECK(m2.forced_continuation() == "x\xC3\xA9");
+  // trailing spaces are left to the model's next word
+  auto tg3 = make("root ::= \"Plan: \" [a-z]+\n");
+  GrammarMatcher m3(tg3);
+  CHECK(m3.forced_continuation() == "Plan:");
 }
 
 TEST_CASE("every shared grammar compiles against the vocabulary") {
