@@ -310,11 +310,15 @@ TEST_CASE("rewoo ask on the trained demo model answers from the evidence, under 
   auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
   REQUIRE(std::filesystem::exists(model / "model.safetensors"));
   std::string rewoo = (test::binary_dir() / "rewoo").string();
+  // A copy of the corpus, so the search index is built outside the checkout.
+  test::TempDir dir;
+  std::filesystem::copy(test::source_dir() / "tests" / "data" / "demo" / "corpus", dir / "corpus",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove(dir / "corpus" / ".rewoo-index.db");
   std::string out;
   int rc = test::run_command(
-      "cd " + test::source_dir().string() +
-          " && REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=tests/data/demo/corpus " + rewoo +
-          " ask --model tests/data/demo/model --temperature 0 --repeat-penalty 1 --json -q"
+      "REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=" + (dir / "corpus").string() + " " + rewoo +
+          " ask --model " + model.string() + " --temperature 0 --repeat-penalty 1 --json -q"
           " \"Who founded the Guild of Ink Makers of Zeimgous?\" 2>&1",
       &out);
   REQUIRE_MESSAGE(rc == 0, out);
