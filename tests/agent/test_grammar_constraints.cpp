@@ -166,3 +166,13 @@ TEST_CASE("function-call grammar: exact text for a single-input tool") {
   CHECK(y->matches("function: DuckDuckGo\nparams:\n  input: \"rust lang\"\n"));
   CHECK(!y->matches("function: DuckDuckGo\nparams:\n  query: \"rust\"\n"));
 }
+
+TEST_CASE("plan grammar: a plan may open with the space a Llama model writes after ASSISTANT:") {
+  auto reg = registry();
+  auto g = grammar::Grammar::parse(registry_plan_gbnf(reg, 4));
+  REQUIRE(g);
+  const std::string plan = " Plan: x\n:evidence0: = DuckDuckGo[a]\nAnswer: :evidence0:";
+  CHECK(g->matches(plan));
+  CHECK(!g->matches(" " + plan));  // one space, no more
+  CHECK(parse_plan(plan, reg).plan.has_value());
+}

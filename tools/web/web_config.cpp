@@ -58,6 +58,8 @@ Result<WebConfig> WebConfig::from_yaml(const YAML::Node& node) {
     REWOO_TRY(read(s, "max_results", &c.max_results, "search."));
     REWOO_TRY(read(s, "dir", &c.local_dir, "search."));
     REWOO_TRY(read(s, "db", &c.local_db, "search."));
+    c.local_dir = expand_home(c.local_dir);
+    c.local_db = expand_home(c.local_db);
     if (c.search_backend == "local" && !s["max_results"]) c.max_results = 5;
     if (c.search_backend != "duckduckgo" && c.search_backend != "searxng" && c.search_backend != "local")
       return Error("web config: search.backend must be duckduckgo, searxng or local, not '" + c.search_backend + "'");
