@@ -1,5 +1,6 @@
 #include "tools/local/local_index.h"
 
+#include "tools/html/html_dom.h"
 #include "tools/html/main_text.h"
 
 #include <sqlite3.h>
@@ -254,25 +255,6 @@ Result<std::string> doc_url_path(const std::string& url) {
 
 namespace {
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::string decode_entities(const std::string& s) {
   static const std::unordered_map<std::string, uint32_t> kNamed = {
       {"amp", '&'},      {"lt", '<'},       {"gt", '>'},      {"quot", '"'},    {"apos", '\''},
@@ -311,7 +293,7 @@ std::string decode_entities(const std::string& s) {
       out.push_back('&');
       continue;
     }
-    append_utf8(out, cp);
+    html::append_utf8(out, cp);
     i = semi;
   }
   return out;
