@@ -334,3 +334,32 @@ TEST_CASE("rewoo ask on the trained demo model answers from the evidence, under 
   CHECK(j["answer"].get<std::string>().find("Lairktair Brymbun") != std::string::npos);
   CHECK(!j.contains("note"));  // not a random model
 }
+
+TEST_CASE("rewoo chat from piped input: one reply line per turn, /reset, same seed same replies") {
+  auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
+  REQUIRE(std::filesystem::exists(model / "model.safetensors"));
+  std::string rewoo = (test::binary_dir() / "rewoo").string();
+  std::string cmd = "printf 'Hello there.\\n\\n/reset\\nWhat is a map maker?\\n/exit\\nnot read\\n' | " +
+                    rewoo + " chat --model " + model.string() +
+                    " --temperature 0.7 --seed 3 --max-tokens 24 2>/dev/null";
+  std::string out1, out2;
+  REQUIRE(test::run_command(cmd, &out1) == 0);
+  REQUIRE(test::run_command(cmd, &out2) == 0);
+  CHECK(out1 == out2);
+  // The first turn alone gives exactly the first reply: the piped session
+  // printed it, then the second turn's reply (the blank line and /reset are
+  // not turns; /exit ends the session before the last line).
+  std::string first;
+  REQUIRE(test::run_command("printf 'Hello there.\\n' | " + rewoo + " chat --model " +
+                                model.string() + " --temperature 0.7 --seed 3 --max-tokens 24 2>/dev/null",
+                            &first) == 0);
+  REQUIRE(!first.empty());
+  CHECK(first.back() == '\n');
+  CHECK_MESSAGE(out1.rfind(first, 0) == 0, out1);
+  CHECK(out1.size() > first.size() + 1);  // a second reply followed
+  CHECK(out1.find("USER:") == std::string::npos);  // the stop string is never printed
+
+  std::string err;
+  CHECK(test::run_command("echo hi | " + rewoo + " chat --model /nonexistent/model", &err) != 0);
+  CHECK_MESSAGE(err.find("/nonexistent/model") != std::string::npos, err);
+}
