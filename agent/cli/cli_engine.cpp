@@ -33,7 +33,7 @@ struct GenerateArgs {
   int top_k = 0, max_tokens = 256, threads = 0;
   uint64_t seed = 0;
   std::vector<std::string> stop;
-  bool json = false, no_bos = false, stats = false, int8 = false;
+  bool json = false, no_bos = false, stats = false, exact = false;
   std::string grammar_file, json_schema_file;  // grammar-constrained output (agent/grammar)
 };
 
@@ -48,7 +48,7 @@ void run_generate(const GenerateArgs& a, Context& ctx) {
   lo.tokenizer_path = a.tokenizer;
   lo.backend.device = *dev;
   lo.backend.threads = a.threads;
-  lo.backend.int8_activations = a.int8;
+  lo.backend.exact = a.exact;
   auto m = Model::load(a.model, lo);
   if (!m) {
     fmt::print(stderr, "rewoo generate: {}\n", m.error().to_string());
@@ -327,7 +327,9 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
   gen->add_option("--max-tokens,-n", ga->max_tokens, "Most tokens to generate")->capture_default_str();
   gen->add_option("--device", ga->device, "cpu, cuda or auto")->capture_default_str();
   gen->add_option("--threads", ga->threads, "CPU threads; 0 = all cores");
-  gen->add_flag("--int8", ga->int8, "CPU: int8 activations for 4-bit layers (faster, approximate)");
+  gen->add_flag("--exact", ga->exact,
+                "CPU: fp32 activations for 4-bit layers (the reference path; by default activations are\n"
+                "quantized to int8 per 32 values, several times faster)");
   gen->add_flag("--no-bos", ga->no_bos, "Do not prepend BOS to the prompt");
   auto* gopt = gen->add_option("--grammar", ga->grammar_file, "Constrain the output to a GBNF grammar file");
   gen->add_option("--json-schema", ga->json_schema_file, "Constrain the output to JSON valid under a JSON Schema file")

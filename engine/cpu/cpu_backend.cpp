@@ -26,7 +26,7 @@ struct CpuLinear {
   cpu::HugeArray<uint16_t> w16;    // fp16 [out, in] instead, when every value is an fp16 (half the reads)
   std::vector<float> deq;          // dequantized copy when a GPTQ layer cannot be packed
   std::unique_ptr<PackedQuant> q;  // packed GPTQ layer
-  std::unique_ptr<cpu::PackedQ4x8> q8;  // or, with int8 activations, the 4-bit int8-dot layout
+  std::unique_ptr<cpu::PackedQ4x8> q8;  // or (4-bit, not exact) the int8-activation layout
   const float* bias = nullptr;
 };
 
@@ -54,8 +54,8 @@ class CpuBackend final : public Backend {
     sgemm_ = avx2_ ? cpu::sgemm_avx2 : cpu::sgemm_ref;
     hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
     vnni_ = cpu::cpu_has_avx512vnni();
-    q4q8_ = vnni_ ? cpu::q4q8_gemv_avx512vnni : avx2_ ? cpu::q4q8_gemv_avx2 : cpu::q4q8_gemv_ref;
-    int8_ = o.int8_activations;
+    q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
+    int8_ = !o.exact;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
       const LayerWeights& L = w_->layers[l];
@@ -90,8 +90,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    return fmt::format("cpu ({}, {} threads{})", avx2_ ? "avx2" : "portable", n_threads_,
-                       int8_ ? (vnni_ ? ", int8 activations, avx512-vnni" : ", int8 activations") : "");
+    return fmt::format("cpu ({}, {} threads, {})", avx2_ ? "avx2" : "portable", n_threads_,
+                       int8_ ? (vnni_ ? "int8 activations, avx512-vnni" : "int8 activations") : "exact");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
   int max_seq_len() const override { return max_seq_; }
@@ -196,23 +196,26 @@ class CpuBackend final : public Backend {
   void matmul(const CpuLinear& l, const float* x, int n, float* y) {
     if (l.q8) {
       const cpu::PackedQ4x8& q = *l.q8;
+      const size_t nb = static_cast<size_t>(q.in / 32);
       xperm_.resize(static_cast<size_t>(q.in));
-      xq_.resize(static_cast<size_t>(q.in));
-      xd_.resize(static_cast<size_t>(q.in / 32));
-      xgz_.resize(static_cast<size_t>(q.n_groups));
+      xq_.resize(static_cast<size_t>(n) * q.in);
+      xd_.resize(static_cast<size_t>(n) * nb);
+      xgz_.resize(static_cast<size_t>(n) * q.n_groups);
       for (int t = 0; t < n; ++t) {
         const float* xt = x + static_cast<size_t>(t) * q.in;
         if (!q.perm.empty()) {
           for (int k = 0; k < q.in; ++k) xperm_[k] = xt[q.perm[k]];
           xt = xperm_.data();
         }
-        cpu::quantize_act_q8(xt, q.in, q.bounds, xq_.data(), xd_.data(), xgz_.data());
-        float* yt = y + static_cast<size_t>(t) * q.out;
-        size_t min_chunk = std::max<size_t>(1, 65536 / static_cast<size_t>(q.in) + 1);
-        parallel(q.out, min_chunk, [&](size_t b, size_t e) {
-          q4q8_(q, xq_.data(), xd_.data(), xgz_.data(), yt, static_cast<int>(b), static_cast<int>(e));
-        });
+        cpu::quantize_act_q8(xt, q.in, q.bounds, xq_.data() + static_cast<size_t>(t) * q.in, xd_.data() + t * nb,
+                             xgz_.data() + static_cast<size_t>(t) * q.n_groups);
       }
+      // A super tile is 64 columns; tokens loop inside it, so its weights are
+      // read from memory once and then from cache.
+      size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(q.in) * 64) + 1);
+      parallel(q.n_super(), min_chunk, [&](size_t b, size_t e) {
+        q4q8_(q, xq_.data(), xd_.data(), xgz_.data(), n, y, q.out, static_cast<int>(b), static_cast<int>(e));
+      });
     } else if (l.q) {
       const PackedQuant& q = *l.q;
       const float* xr = x;
@@ -358,7 +361,7 @@ class CpuBackend final : public Backend {
   cpu::QGemmFn qgemm_ = nullptr;
   cpu::SGemmFn sgemm_ = nullptr;
   cpu::HGemmFn hgemm_ = nullptr;
-  cpu::Q4Q8GemvFn q4q8_ = nullptr;
+  cpu::Q4Q8GemmFn q4q8_ = nullptr;
   bool int8_ = false;
   bool vnni_ = false;
   std::vector<int8_t> xq_;

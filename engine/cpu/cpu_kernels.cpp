@@ -140,74 +140,85 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
   PackedQ4x8 p;
   p.in = q.in;
   p.out = q.out;
+  p.out_pad = (q.out + 63) / 64 * 64;
   p.n_groups = q.n_groups;
   p.bounds = q.group_bounds;
   p.perm = q.perm;
-  const int nb = q.in / 32;
-  p.q.assign(static_cast<size_t>(q.out) * nb * 16);
-  for (int c = 0; c < q.out; ++c)
+  const int nb = q.in / 32, ns = p.n_super();
+  p.q.assign(static_cast<size_t>(ns) * nb * 1024);
+  // Source word 4b+c of column j holds reordered rows 32b+8c .. +7, row 8c+i
+  // in nibble i.
+  for (int s = 0; s < ns; ++s)
     for (int b = 0; b < nb; ++b)
-      for (int w = 0; w < 4; ++w) {
-        uint32_t v = q.qweight[static_cast<size_t>(4 * b + w) * q.out + c];
-        std::memcpy(&p.q[(static_cast<size_t>(c) * nb + b) * 16 + 4 * w], &v, 4);
-      }
-  const int quads = (q.out + 3) / 4;
-  p.sz.assign(static_cast<size_t>(quads) * q.n_groups * 8, 0.0f);
-  for (int c = 0; c < q.out; ++c)
+      for (int tile = 0; tile < 4; ++tile)
+        for (int c = 0; c < 4; ++c)
+          for (int col = 0; col < 16; ++col) {
+            const int j = 64 * s + 16 * tile + col;
+            if (j >= q.out) continue;
+            const uint32_t v = q.qweight[static_cast<size_t>(4 * b + c) * q.out + j];
+            uint8_t* dst = &p.q[(static_cast<size_t>(s) * nb + b) * 1024 + tile * 256 + c * 64 + col * 4];
+            for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(((v >> (4 * i)) & 15) | (((v >> (4 * i + 16)) & 15) << 4));
+          }
+  p.sz.assign(static_cast<size_t>(ns) * q.n_groups * 128, 0.0f);
+  for (int j = 0; j < q.out; ++j)
     for (int g = 0; g < q.n_groups; ++g) {
-      size_t base = (static_cast<size_t>(c / 4) * q.n_groups + g) * 8 + c % 4;
-      p.sz[base] = q.scales[static_cast<size_t>(g) * q.out + c];
-      p.sz[base + 4] = q.zeros[static_cast<size_t>(g) * q.out + c];
+      float* dst = &p.sz[(static_cast<size_t>(j / 64) * q.n_groups + g) * 128 + j % 64];
+      dst[0] = q.scales[static_cast<size_t>(g) * q.out + j];
+      dst[64] = q.zeros[static_cast<size_t>(g) * q.out + j];
     }
   return p;
 }
 
-void quantize_act_q8(const float* x, int in, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz) {
-  const int nb = in / 32;
-  std::vector<int> bsum(nb);
-  for (int b = 0; b < nb; ++b) {
-    const float* xb = x + 32 * b;
-    float amax = 0;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    float db = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
-    d[b] = db;
-    int s = 0;
-    for (int i = 0; i < 16; ++i) {
-      int e = static_cast<int>(std::nearbyint(xb[2 * i] * inv)), o = static_cast<int>(std::nearbyint(xb[2 * i + 1] * inv));
-      xq[32 * b + i] = static_cast<int8_t>(e);
-      xq[32 * b + 16 + i] = static_cast<int8_t>(o);
-      s += e + o;
-    }
-    bsum[b] = s;
-  }
+void quantize_act_q8(const float* x, int /*in*/, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz) {
   const int ng = static_cast<int>(bounds.size()) - 1;
   for (int g = 0; g < ng; ++g) {
     float z = 0;
-    for (int b = bounds[g] / 32; b < bounds[g + 1] / 32; ++b) z += d[b] * static_cast<float>(bsum[b]);
+    for (int b = bounds[g] / 32; b < bounds[g + 1] / 32; ++b) {
+      const float* xb = x + 32 * b;
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+      const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+      d[b] = amax / 127.0f;
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        const int v = static_cast<int>(std::nearbyint(xb[i] * inv));
+        xq[32 * b + i] = static_cast<int8_t>(v);
+        sum += v;
+      }
+      z += d[b] * static_cast<float>(sum);
+    }
     gz[g] = z;
   }
 }
 
-void q4q8_gemv_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1) {
+void q4q8_gemm_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y, int ldy,
+                   int s0, int s1) {
   const int nb = w.in / 32;
-  for (int c = c0; c < c1; ++c) {
-    const uint8_t* qc = w.q.data() + static_cast<size_t>(c) * nb * 16;
-    float yc = 0;
-    for (int g = 0; g < w.n_groups; ++g) {
-      float acc = 0;
-      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
-        int s = 0;
-        for (int i = 0; i < 16; ++i) {
-          s += (qc[16 * b + i] & 15) * xq[32 * b + i];
-          s += (qc[16 * b + i] >> 4) * xq[32 * b + 16 + i];
+  for (int s = s0; s < s1; ++s)
+    for (int t = 0; t < n; ++t) {
+      const int8_t* xt = xq + static_cast<size_t>(t) * w.in;
+      const float* dt = d + static_cast<size_t>(t) * nb;
+      float yv[64] = {0};
+      for (int g = 0; g < w.n_groups; ++g) {
+        float facc[64] = {0};
+        for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+          const uint8_t* blk = w.q.data() + (static_cast<size_t>(s) * nb + b) * 1024;
+          for (int j = 0; j < 64; ++j) {
+            int isum = 0;
+            for (int c = 0; c < 4; ++c)
+              for (int i = 0; i < 4; ++i) {
+                const uint8_t v = blk[(j / 16) * 256 + c * 64 + (j % 16) * 4 + i];
+                isum += (v & 15) * xt[32 * b + 8 * c + i] + (v >> 4) * xt[32 * b + 8 * c + 4 + i];
+              }
+            facc[j] = std::fma(static_cast<float>(isum), dt[b], facc[j]);
+          }
         }
-        acc += static_cast<float>(s) * d[b];
+        const float* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 128;
+        const float gzt = gz[static_cast<size_t>(t) * w.n_groups + g];
+        for (int j = 0; j < 64; ++j) yv[j] = std::fma(sz[j], std::fma(-sz[64 + j], gzt, facc[j]), yv[j]);
       }
-      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8 + c % 4;
-      yc += sz[0] * (acc - sz[4] * gz[g]);
+      for (int j = 0; j < 64 && 64 * s + j < w.out; ++j) y[static_cast<size_t>(t) * ldy + 64 * s + j] = yv[j];
     }
-    y[c] = yc;
-  }
 }
 
 void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {

@@ -1,7 +1,8 @@
 // CPU matmul kernels for the CPU backend: GPTQ-packed weights with fp32
-// activations and fp32 accumulation, and plain fp32 weights. Each kernel has
-// a portable version (cpu_kernels.cpp) and an AVX2/FMA version
-// (cpu_kernels_avx2.cpp), picked at run time by cpu_has_avx2().
+// activations (the exact path) or int8-quantized activations (the default,
+// 4-bit only), and plain fp32 / fp16 weights. Each kernel has a portable
+// version (cpu_kernels.cpp), an AVX2/FMA version (cpu_kernels_avx2.cpp) and
+// for the int8 path an AVX-512 VNNI one, picked at run time by cpu_has_*().
 #pragma once
 
 #include <cstdint>
@@ -83,34 +84,46 @@ void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy,
 void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 
-// The approximate fast path for 4-bit layers (BackendOptions::int8_activations),
-// llama.cpp-style: activations quantized to int8 per 32 rows, integer dot
-// products (maddubs), scales applied per block and group.
-//   q: uint8 [out][in/32][16], the 4 GPTQ words of a column's 32-row block:
-//      byte B holds reordered rows 2B (low nibble) and 2B+1 (high nibble).
-//   sz: fp32 [ceil(out/4)][n_groups][8]: for 4 columns and a group, their 4
-//       scales then their 4 zero points (one cache line per column quad).
+// The int8-activation path for 4-bit layers (BackendOptions::exact off),
+// llama.cpp-style: activations quantized to int8 per 32 reordered rows,
+// integer dot products, and for column j of group g
+//   y[j] += s[g][j] * (sum_b d_b * sum_k q_kj * xq_k  -  z[g][j] * gz[g]).
+// Weights are repacked at load so that one pass streams them linearly and
+// fills 16 output columns per SIMD register (no horizontal sums):
+//   q: uint8 [out_pad/64][in/32][4 tiles][4 chunks][16 cols][4 bytes]: super
+//      tile s holds columns 64s .. 64s+63 as 4 tiles of 16; chunk c of row
+//      block b covers reordered rows 32b+8c .. 32b+8c+7; byte i (0..3) of a
+//      column holds row 8c+i in its low nibble and row 8c+4+i in its high one
+//      (so one 32-bit lane is one column's 4-row int8 dot product).
+//   sz: fp32 [out_pad/64][n_groups][2][64]: the 64 columns' scales, then
+//       their zero points (padding columns: 0, 0).
 struct PackedQ4x8 {
-  int in = 0, out = 0, n_groups = 0;
+  int in = 0, out = 0, out_pad = 0, n_groups = 0;  // out_pad: out rounded up to 64
   HugeArray<uint8_t> q;
   std::vector<float> sz;
   std::vector<int32_t> bounds;
   std::vector<int32_t> perm;
+  int n_super() const { return out_pad / 64; }
 };
 PackedQ4x8 pack_q4x8(const QuantLinear& q);  // needs bits == 4 and can_pack()
 
-// x (reordered, [in]) -> xq int8 [in] (per 32-block: even rows then odd rows),
-// d [in/32] block scales, gz [n_groups] = sum over the group's blocks of
-// d_b * sum(xq_b) (for the zero-point term).
+// x (reordered, [in]) -> xq int8 [in] (rows in order), d [in/32] block scales
+// (amax/127), gz [n_groups] = sum over the group's blocks of d_b * sum(xq_b)
+// (for the zero-point term).
 void quantize_act_q8(const float* x, int in, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz);
-using Q4Q8GemvFn = void (*)(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y,
-                            int c0, int c1);
-void q4q8_gemv_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1);
-void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1);
-
-// Same with AVX-512 VNNI (vpdpbusd replaces maddubs + madd).
-void q4q8_gemv_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0,
-                          int c1);
+// Y[t][j] for n tokens (xq [n][in], d [n][in/32], gz [n][n_groups], y row
+// stride ldy) over super tiles [s0, s1). Every variant does the same integer
+// sums and the same float operations in the same order (fused multiply-adds
+// where noted), so all give bit-identical results.
+using Q4Q8GemmFn = void (*)(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
+                            int ldy, int s0, int s1);
+void q4q8_gemm_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y, int ldy,
+                   int s0, int s1);
+void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y, int ldy,
+                    int s0, int s1);
+// Same with AVX-512 VNNI (vpdpbusd on 512-bit registers).
+void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
+                          int ldy, int s0, int s1);
 
 bool cpu_has_avx2();
 bool cpu_has_avx512vnni();

@@ -2,6 +2,8 @@
 // called only after cpu_has_avx2().
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "engine/cpu/cpu_kernels.h"
 
 namespace rewoo::engine::cpu {
@@ -113,65 +115,61 @@ void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy
 }
 
 namespace {
-// Sums of 4 vectors, as one 4-float vector.
-inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
-  __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
-  __m256 abcd = _mm256_hadd_ps(ab, cd);
-  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-inline __m256i q4_unpack(const uint8_t* p) {
-  __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
 }
 }  // namespace
 
-void q4q8_gemv_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, float* y, int c0, int c1) {
+// One super tile (64 columns) is 8 registers of 8 columns; row blocks are
+// read in order, so the weights stream linearly. maddubs pairs (<= 2*15*127)
+// summed over a block's 4 chunks, low and high nibbles (8 terms), stay below
+// 2^15, so int16 sums are exact before the one madd to int32.
+void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y, int ldy,
+                    int s0, int s1) {
   const int nb = w.in / 32;
-  const __m256i ones = _mm256_set1_epi16(1);
-  int c = c0;
-  // Four columns at a time share the activation loads and give four
-  // independent accumulation chains.
-  for (; c + 4 <= c1; c += 4) {
-    const uint8_t* q0 = w.q.data() + static_cast<size_t>(c) * nb * 16;
-    const size_t cs = static_cast<size_t>(nb) * 16;
-    __m128 yc = _mm_setzero_ps();
-    for (int g = 0; g < w.n_groups; ++g) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
-        const uint8_t* p = q0 + 16 * b;
-        __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
-        __m256 db = _mm256_set1_ps(d[b]);
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p), xv), ones);
-        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + cs), xv), ones);
-        __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + 2 * cs), xv), ones);
-        __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(p + 3 * cs), xv), ones);
-        a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), db, a0);
-        a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), db, a1);
-        a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p2), db, a2);
-        a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p3), db, a3);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  for (int s = s0; s < s1; ++s)
+    for (int t = 0; t < n; ++t) {
+      const int8_t* xt = xq + static_cast<size_t>(t) * w.in;
+      const float* dt = d + static_cast<size_t>(t) * nb;
+      alignas(32) float yv[64] = {0};
+      for (int g = 0; g < w.n_groups; ++g) {
+        __m256 facc[8];
+        for (auto& f : facc) f = _mm256_setzero_ps();
+        for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+          const uint8_t* blk = w.q.data() + (static_cast<size_t>(s) * nb + b) * 1024;
+          __m256i xl[4], xh[4];
+          for (int c = 0; c < 4; ++c) {
+            xl[c] = bcast4(xt + 32 * b + 8 * c);
+            xh[c] = bcast4(xt + 32 * b + 8 * c + 4);
+          }
+          const __m256 db = _mm256_set1_ps(dt[b]);
+          for (int h = 0; h < 8; ++h) {  // 8 columns: tile h/2, half h%2
+            const uint8_t* p = blk + (h / 2) * 256 + (h % 2) * 32;
+            __m256i acc = _mm256_setzero_si256();
+            for (int c = 0; c < 4; ++c) {
+              __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c * 64));
+              __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+              acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(lo, xl[c]));
+              acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(hi, xh[c]));
+            }
+            facc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(acc, ones)), db, facc[h]);
+          }
+        }
+        const float* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 128;
+        const __m256 gzt = _mm256_set1_ps(gz[static_cast<size_t>(t) * w.n_groups + g]);
+        for (int h = 0; h < 8; ++h) {
+          __m256 sc = _mm256_loadu_ps(sz + 8 * h), zr = _mm256_loadu_ps(sz + 64 + 8 * h);
+          _mm256_store_ps(yv + 8 * h, _mm256_fmadd_ps(sc, _mm256_fnmadd_ps(zr, gzt, facc[h]), _mm256_load_ps(yv + 8 * h)));
+        }
       }
-      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8;
-      __m128 sc = _mm_loadu_ps(sz), zr = _mm_loadu_ps(sz + 4);
-      __m128 acc = hsum4(a0, a1, a2, a3);
-      yc = _mm_fmadd_ps(sc, _mm_fnmadd_ps(zr, _mm_set1_ps(gz[g]), acc), yc);
+      float* yt = y + static_cast<size_t>(t) * ldy + 64 * s;
+      if (64 * s + 64 <= w.out) std::memcpy(yt, yv, sizeof(yv));
+      else
+        for (int j = 0; 64 * s + j < w.out; ++j) yt[j] = yv[j];
     }
-    _mm_storeu_ps(y + c, yc);
-  }
-  for (; c < c1; ++c) {
-    const uint8_t* qc = w.q.data() + static_cast<size_t>(c) * nb * 16;
-    float yc = 0;
-    for (int g = 0; g < w.n_groups; ++g) {
-      __m256 acc = _mm256_setzero_ps();
-      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
-        __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
-        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack(qc + 16 * b), xv), ones);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[b]), acc);
-      }
-      const float* sz = w.sz.data() + (static_cast<size_t>(c / 4) * w.n_groups + g) * 8 + c % 4;
-      yc += sz[0] * (hsum(acc) - sz[4] * gz[g]);
-    }
-    y[c] = yc;
-  }
 }
 
 void hgemm_avx2(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {

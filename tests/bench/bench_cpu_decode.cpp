@@ -76,14 +76,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Batch-1 decode speed of rewoo's CPU backend vs memory bandwidth"};
   std::string model;
   int threads = 0, tokens = 64, prompt = 32;
-  bool json = false, no_bw = false, int8 = false;
+  bool json = false, no_bw = false, exact = false;
   app.add_option("--model", model, "Model folder (e.g. from `rewoo model random --shape 1b`)")->required();
   app.add_option("--threads", threads, "Threads (0 = all cores)");
   app.add_option("--tokens", tokens, "Decode steps to time");
   app.add_option("--prompt", prompt, "Prompt tokens prefilled first (context for the timed steps)");
   app.add_flag("--json", json, "One JSON object on stdout");
   app.add_flag("--no-bandwidth", no_bw, "Skip the bandwidth measurement");
-  app.add_flag("--int8", int8, "int8 activations for 4-bit layers (approximate fast path)");
+  app.add_flag("--exact", exact, "fp32 activations for 4-bit layers (the reference path; default: int8)");
   CLI11_PARSE(app, argc, argv);
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   lo.backend.device = Device::kCpu;
   lo.backend.threads = threads;
   lo.backend.max_seq_len = prompt + tokens + 8;
-  lo.backend.int8_activations = int8;
+  lo.backend.exact = exact;
   auto t_load = Clock::now();
   auto m = Model::load(model, lo);
   if (!m) {

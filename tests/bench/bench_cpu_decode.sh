@@ -7,8 +7,9 @@
 # (`rewoo model random`), builds llama.cpp's CPU llama-bench from a fetched
 # copy in .peers/llama.cpp (never committed; fetch it first), writes a random
 # Q4_0 GGUF of the same shape (tests/bench/make_gguf_q4_0.py, needs numpy),
-# then runs rewoo and llama.cpp alternately (ROUNDS times, best of each) and
-# prints decode tok/s, weight GB/s and the measured memory read bandwidth.
+# then runs rewoo (default int8-activation path, and --exact) and llama.cpp
+# alternately (ROUNDS times, best of each) and prints decode tok/s, weight
+# GB/s and the measured memory read bandwidth (the first round measures it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHAPE=${1:-1b}
@@ -38,14 +39,14 @@ for r in $(seq "$ROUNDS"); do
   j=$(build/tests/bench/bench_cpu_decode --model "$MODEL" --threads "$THREADS" --tokens "$TOKENS" --prompt 16 --json \
       $([ "$r" -gt 1 ] && echo --no-bandwidth))
   [ "$r" -eq 1 ] && rewoo_json=$j
-  t=$(tok_s "$j")
-  t8=$(tok_s "$(build/tests/bench/bench_cpu_decode --model "$MODEL" --threads "$THREADS" --tokens "$TOKENS" --prompt 16 --json --no-bandwidth --int8)")
+  t8=$(tok_s "$j")
+  t=$(tok_s "$(build/tests/bench/bench_cpu_decode --model "$MODEL" --threads "$THREADS" --tokens "$TOKENS" --prompt 16 --json --no-bandwidth --exact)")
   l=$("$LLAMA/build/bin/llama-bench" -m "$GGUF" -p 0 -n "$TOKENS" -t "$THREADS" -r 1 -o json 2>/dev/null)
   lt=$($PY -c 'import json,sys; print([x["avg_ts"] for x in json.loads(sys.argv[1]) if x["n_gen"] > 0][0])' "$l")
   best_exact=$($PY -c "print(max($best_exact, $t))")
   best_int8=$($PY -c "print(max($best_int8, $t8))")
   best_llama=$($PY -c "print(max($best_llama, $lt))")
-  echo "round $r: rewoo exact $t, rewoo int8 $t8, llama.cpp $lt tok/s" >&2
+  echo "round $r: rewoo default (int8) $t8, rewoo --exact $t, llama.cpp $lt tok/s" >&2
 done
 GGUF_BYTES=$($PY - "$GGUF" "$LLAMA/gguf-py" <<'PYEOF'
 import sys; sys.path.insert(0, sys.argv[2])
@@ -63,8 +64,8 @@ print(f"machine: {sys.argv[7]}, {th} threads; load: {sys.argv[8].strip()}")
 print(f"measured read bandwidth: {bw:.1f} GB/s; model: {j['config']}")
 print(f"{'engine':<44}{'tok/s':>8}{'MB/token':>10}{'GB/s':>8}{'% bw':>7}")
 mb = j["weight_bytes_per_token"] / 1e6
-for name, t in ((f"rewoo {j['quant']} (exact)", ex), (f"rewoo {j['quant']} (--int8)", i8)):
+for name, t in ((f"rewoo {j['quant']} (default, int8 act.)", i8), (f"rewoo {j['quant']} (--exact)", ex)):
     print(f"{name:<44}{t:8.2f}{mb:10.1f}{t * mb / 1e3:8.2f}{100 * t * mb / 1e3 / bw:7.0f}")
 print(f"{'llama.cpp Q4_0 (F16 output)':<44}{ll:8.2f}{gb / 1e6:10.1f}{ll * gb / 1e9:8.2f}{100 * ll * gb / 1e9 / bw:7.0f}")
-print(f"rewoo / llama.cpp: exact {ex / ll:.2f}x, int8 {i8 / ll:.2f}x")
+print(f"rewoo / llama.cpp: default {i8 / ll:.2f}x, --exact {ex / ll:.2f}x")
 PYEOF

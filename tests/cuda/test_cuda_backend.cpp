@@ -30,6 +30,7 @@ std::unique_ptr<Model> load(const std::filesystem::path& p, Device dev, int slot
   lo.backend.device = dev;
   lo.backend.n_slots = slots;
   lo.backend.threads = 2;
+  lo.backend.exact = true;  // the CPU side is the reference
   auto m = Model::load(p, lo);
   REQUIRE_MESSAGE(m.ok(), (m.ok() ? "" : m.error().to_string()));
   return std::move(*m);

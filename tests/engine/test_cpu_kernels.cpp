@@ -76,41 +76,84 @@ TEST_CASE("AVX2 kernels match the portable kernels") {
   }
 }
 
-TEST_CASE("int8-activation 4-bit path: close to the exact kernel, portable == AVX2") {
+TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI bit for bit, close to exact") {
   std::mt19937 rng(3);
   std::uniform_int_distribution<uint32_t> u32;
   std::uniform_real_distribution<float> uf(-1, 1);
-  const int in = 256, out = 48, gs = 64, ng = in / gs;
-  std::vector<uint32_t> qw(static_cast<size_t>(in) / 8 * out), qz(static_cast<size_t>(ng) * out / 8);
-  for (auto& v : qw) v = u32(rng);
-  for (auto& v : qz) v = 0x77777777u;
-  std::vector<float> sc(static_cast<size_t>(ng) * out);
-  for (auto& v : sc) v = fp16_round(0.01f + 0.02f * std::fabs(uf(rng)));
-  std::vector<int32_t> gi(in);
-  for (int i = 0; i < in; ++i) gi[i] = i / gs;
-  std::shuffle(gi.begin(), gi.end(), rng);
-  auto q = make_quant_linear(in, out, 4, gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
-  REQUIRE(q.ok());
-  auto exact = cpu::pack_quant(**q);
-  auto p8 = cpu::pack_q4x8(**q);
-  std::vector<float> x(in), y0(out), y1(out), y2(out);
-  for (auto& v : x) v = uf(rng);
-  cpu::qgemm_ref(exact, x.data(), 1, y0.data(), out, 0, exact.out_pad / 8);
-  std::vector<int8_t> xq(in);
-  std::vector<float> d(in / 32), gz(ng);
-  cpu::quantize_act_q8(x.data(), in, p8.bounds, xq.data(), d.data(), gz.data());
-  cpu::q4q8_gemv_ref(p8, xq.data(), d.data(), gz.data(), y1.data(), 0, out);
-  double err = rewoo::test::rel_err(y1, y0);
-  MESSAGE("int8 activations: relative error " << err);
-  CHECK(err < 2e-2);
-  CHECK(err > 0);  // it really is the approximate path
-  if (cpu::cpu_has_avx2()) {
-    cpu::q4q8_gemv_avx2(p8, xq.data(), d.data(), gz.data(), y2.data(), 0, out);
-    CHECK(rewoo::test::rel_err(y2, y1) < 1e-5);
-  }
-  if (cpu::cpu_has_avx512vnni()) {
-    std::fill(y2.begin(), y2.end(), 1e9f);
-    cpu::q4q8_gemv_avx512vnni(p8, xq.data(), d.data(), gz.data(), y2.data(), 0, out);
-    CHECK(rewoo::test::rel_err(y2, y1) < 1e-5);
+  struct Shape { int in, out, gs; bool act_order; };
+  for (Shape sh : {Shape{256, 48, 64, true}, Shape{128, 200, 32, true}, Shape{320, 64, -1, false},
+                   Shape{512, 136, 128, true}, Shape{96, 8, 32, false}}) {
+    CAPTURE(sh.in);
+    CAPTURE(sh.out);
+    const int in = sh.in, out = sh.out, ng = sh.gs == -1 ? 1 : in / sh.gs;
+    std::vector<uint32_t> qw(static_cast<size_t>(in) / 8 * out), qz((static_cast<size_t>(ng) * out + 7) / 8);
+    for (auto& v : qw) v = u32(rng);
+    for (auto& v : qz) v = u32(rng);
+    std::vector<float> sc(static_cast<size_t>(ng) * out);
+    for (auto& v : sc) v = fp16_round(0.01f + 0.02f * std::fabs(uf(rng)));
+    std::vector<int32_t> gi(in);
+    for (int i = 0; i < in; ++i) gi[i] = sh.gs == -1 ? 0 : i / sh.gs;
+    if (sh.act_order) std::shuffle(gi.begin(), gi.end(), rng);
+    auto q = make_quant_linear(in, out, 4, sh.gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
+    REQUIRE(q.ok());
+    const QuantLinear& ql = **q;
+    auto exact = cpu::pack_quant(ql);
+    auto p8 = cpu::pack_q4x8(ql);
+    CHECK(p8.out_pad % 64 == 0);
+    const int n = 3, nb = in / 32;
+    std::vector<float> x(static_cast<size_t>(n) * in), y0(static_cast<size_t>(n) * out);
+    for (auto& v : x) v = uf(rng);
+    x[5] = 0;  // an all-zero block quantizes to zeros with d = 0
+    std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
+    cpu::qgemm_ref(exact, x.data(), n, y0.data(), out, 0, exact.out_pad / 8);
+    std::vector<int8_t> xq(static_cast<size_t>(n) * in);
+    std::vector<float> d(static_cast<size_t>(n) * nb), gz(static_cast<size_t>(n) * ng);
+    for (int t = 0; t < n; ++t)
+      cpu::quantize_act_q8(x.data() + static_cast<size_t>(t) * in, in, p8.bounds, xq.data() + static_cast<size_t>(t) * in,
+                           d.data() + static_cast<size_t>(t) * nb, gz.data() + static_cast<size_t>(t) * ng);
+    for (int b = 0; b < nb; ++b) {
+      int amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(static_cast<int>(xq[32 * b + i])));
+      CHECK(amax == (d[b] > 0 ? 127 : 0));
+    }
+    // Columns written past `out` would corrupt the next row: fill with a sentinel.
+    std::vector<float> y1(static_cast<size_t>(n) * out, 1e9f), y2 = y1, y3 = y1;
+    cpu::q4q8_gemm_ref(p8, xq.data(), d.data(), gz.data(), n, y1.data(), out, 0, p8.n_super());
+    // The packed layout against the layer's own values and the quantized
+    // activations, in double.
+    std::vector<double> want(static_cast<size_t>(n) * out, 0.0);
+    for (int t = 0; t < n; ++t)
+      for (int g = 0; g < ng; ++g)
+        for (int k = ql.group_bounds[g]; k < ql.group_bounds[g + 1]; ++k) {
+          const double a = static_cast<double>(d[static_cast<size_t>(t) * nb + k / 32]) * xq[static_cast<size_t>(t) * in + k];
+          for (int j = 0; j < out; ++j)
+            want[static_cast<size_t>(t) * out + j] +=
+                a * ql.scales[static_cast<size_t>(g) * out + j] *
+                (static_cast<double>(ql.get(k, j)) - ql.zeros[static_cast<size_t>(g) * out + j]);
+        }
+    CHECK(rewoo::test::rel_err(y1, want) < 1e-5);
+    double err = rewoo::test::rel_err(y1, y0);
+    MESSAGE("int8 activations vs exact kernel: relative error " << err);
+    CHECK(err < 2e-2);
+    CHECK(err > 0);  // it really is the approximate path
+    // Super tiles split across calls (as threads do) give the same values.
+    if (p8.n_super() > 1) {
+      cpu::q4q8_gemm_ref(p8, xq.data(), d.data(), gz.data(), n, y2.data(), out, 0, 1);
+      cpu::q4q8_gemm_ref(p8, xq.data(), d.data(), gz.data(), n, y2.data(), out, 1, p8.n_super());
+      CHECK(y2 == y1);
+    }
+    if (cpu::cpu_has_avx2()) {
+      cpu::q4q8_gemm_avx2(p8, xq.data(), d.data(), gz.data(), n, y3.data(), out, 0, p8.n_super());
+      CHECK(y3 == y1);
+    } else {
+      MESSAGE("no AVX2 on this CPU: the AVX2 int8 kernel is not checked");
+    }
+    if (cpu::cpu_has_avx512vnni()) {
+      std::fill(y3.begin(), y3.end(), 1e9f);
+      cpu::q4q8_gemm_avx512vnni(p8, xq.data(), d.data(), gz.data(), n, y3.data(), out, 0, p8.n_super());
+      CHECK(y3 == y1);
+    } else {
+      MESSAGE("no AVX-512 VNNI on this CPU: the VNNI int8 kernel is not checked");
+    }
   }
 }

@@ -241,6 +241,7 @@ TEST_CASE("CPU forward matches a float64 reference on random GPTQ models") {
     for (int threads : {1, 2}) {
       BackendOptions bo;
       bo.device = Device::kCpu;
+      bo.exact = true;
       bo.n_slots = 2;
       bo.threads = threads;
       auto be = make_backend(*loaded, bo);
@@ -274,7 +275,7 @@ TEST_CASE("int8-activation CPU mode agrees with the exact mode on a random 4-bit
   REQUIRE(w.ok());
   BackendOptions exact, fast;
   exact.device = fast.device = Device::kCpu;
-  fast.int8_activations = true;
+  exact.exact = true;
   auto a = make_backend(*w, exact), b = make_backend(*w, fast);
   REQUIRE(a.ok());
   REQUIRE(b.ok());

@@ -89,6 +89,7 @@ TEST_CASE("stories260K quantized with GPTQ 4-bit g32 act-order stays within 5% p
   LoadOptions lo;
   lo.tokenizer_path = tok;
   lo.backend.device = Device::kCpu;
+  lo.backend.exact = true;  // the quantizer's quality, not the int8 path's
   auto mq = Model::load(tmp.path(), lo);
   REQUIRE(mq.ok());
   auto mf = Model::load(rewoo::test::stories_dir() / "stories260K.bin", lo);

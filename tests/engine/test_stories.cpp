@@ -64,6 +64,7 @@ TEST_CASE("AutoGPTQ-packed stories260K: logits match the float64 references, gre
     auto dir = rewoo::test::gptq_dir(v);
     LoadOptions lo;
     lo.backend.device = Device::kCpu;
+    lo.backend.exact = true;
     auto m = Model::load(dir, lo);
     REQUIRE_MESSAGE(m.ok(), (m.ok() ? "" : m.error().to_string()));
     CHECK((*m)->quant().bits == (v.find("3bit") != std::string::npos ? 3 : 4));
