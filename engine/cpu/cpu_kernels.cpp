@@ -159,12 +159,13 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
             uint8_t* dst = &p.q[(static_cast<size_t>(s) * nb + b) * 1024 + tile * 256 + c * 64 + col * 4];
             for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(((v >> (4 * i)) & 15) | (((v >> (4 * i + 16)) & 15) << 4));
           }
-  p.sz.assign(static_cast<size_t>(ns) * q.n_groups * 128, 0.0f);
+  p.sz.assign(static_cast<size_t>(ns) * q.n_groups * 192, 0);
   for (int j = 0; j < q.out; ++j)
     for (int g = 0; g < q.n_groups; ++g) {
-      float* dst = &p.sz[(static_cast<size_t>(j / 64) * q.n_groups + g) * 128 + j % 64];
-      dst[0] = q.scales[static_cast<size_t>(g) * q.out + j];
-      dst[64] = q.zeros[static_cast<size_t>(g) * q.out + j];
+      uint8_t* dst = &p.sz[(static_cast<size_t>(j / 64) * q.n_groups + g) * 192];
+      const uint16_t h = fp32_to_fp16(q.scales[static_cast<size_t>(g) * q.out + j]);  // exact: scales are fp16
+      std::memcpy(dst + 2 * (j % 64), &h, 2);
+      dst[128 + j % 64] = q.zeros[static_cast<size_t>(g) * q.out + j];
     }
   return p;
 }
@@ -213,9 +214,14 @@ void q4q8_gemm_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const 
             facc[j] = std::fma(static_cast<float>(isum), dt[b], facc[j]);
           }
         }
-        const float* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 128;
+        const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
         const float gzt = gz[static_cast<size_t>(t) * w.n_groups + g];
-        for (int j = 0; j < 64; ++j) yv[j] = std::fma(sz[j], std::fma(-sz[64 + j], gzt, facc[j]), yv[j]);
+        for (int j = 0; j < 64; ++j) {
+          uint16_t h;
+          std::memcpy(&h, sz + 2 * j, 2);
+          const float sc = fp16_to_fp32(h), zr = static_cast<float>(sz[128 + j]);
+          yv[j] = std::fma(sc, std::fma(-zr, gzt, facc[j]), yv[j]);
+        }
       }
       for (int j = 0; j < 64 && 64 * s + j < w.out; ++j) y[static_cast<size_t>(t) * ldy + 64 * s + j] = yv[j];
     }

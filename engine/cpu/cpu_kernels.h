@@ -95,12 +95,14 @@ void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy
 //      block b covers reordered rows 32b+8c .. 32b+8c+7; byte i (0..3) of a
 //      column holds row 8c+i in its low nibble and row 8c+4+i in its high one
 //      (so one 32-bit lane is one column's 4-row int8 dot product).
-//   sz: fp32 [out_pad/64][n_groups][2][64]: the 64 columns' scales, then
-//       their zero points (padding columns: 0, 0).
+//   sz: [out_pad/64][n_groups][192 bytes]: the 64 columns' scales (fp16,
+//       as stored by GPTQ), then their zero points (uint8); padding columns
+//       0 and 0. 3 bytes per column and group, not 8: 7% fewer bytes to
+//       stream at group size 128.
 struct PackedQ4x8 {
   int in = 0, out = 0, out_pad = 0, n_groups = 0;  // out_pad: out rounded up to 64
   HugeArray<uint8_t> q;
-  std::vector<float> sz;
+  std::vector<uint8_t> sz;
   std::vector<int32_t> bounds;
   std::vector<int32_t> perm;
   int n_super() const { return out_pad / 64; }

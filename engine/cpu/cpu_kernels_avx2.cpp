@@ -158,10 +158,11 @@ void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
             facc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(acc, ones)), db, facc[h]);
           }
         }
-        const float* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 128;
+        const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
         const __m256 gzt = _mm256_set1_ps(gz[static_cast<size_t>(t) * w.n_groups + g]);
         for (int h = 0; h < 8; ++h) {
-          __m256 sc = _mm256_loadu_ps(sz + 8 * h), zr = _mm256_loadu_ps(sz + 64 + 8 * h);
+          __m256 sc = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sz + 16 * h)));
+          __m256 zr = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sz + 128 + 8 * h))));
           _mm256_store_ps(yv + 8 * h, _mm256_fmadd_ps(sc, _mm256_fnmadd_ps(zr, gzt, facc[h]), _mm256_load_ps(yv + 8 * h)));
         }
       }

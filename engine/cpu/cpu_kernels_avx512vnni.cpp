@@ -57,10 +57,12 @@ void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d,
             facc[tile] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, isum), db, facc[tile]);
           }
         }
-        const float* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 128;
+        const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
         const __m512 gzt = _mm512_set1_ps(gz[static_cast<size_t>(t) * w.n_groups + g]);
         for (int tile = 0; tile < 4; ++tile) {
-          __m512 sc = _mm512_loadu_ps(sz + 16 * tile), zr = _mm512_loadu_ps(sz + 64 + 16 * tile);
+          __m512 sc = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sz + 32 * tile)));
+          __m512 zr = _mm512_maskz_cvtepi32_ps(
+              0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sz + 128 + 16 * tile))));
           yv[tile] = _mm512_fmadd_ps(sc, _mm512_fnmadd_ps(zr, gzt, facc[tile]), yv[tile]);
         }
       }

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     // int8-activation kernel.
     {
       cpu::PackedQ4x8 p = cpu::pack_q4x8(**q);
-      const double mb = (p.q.size() + p.sz.size() * sizeof(float)) / 1e6;
+      const double mb = static_cast<double>(p.q.size() + p.sz.size()) / 1e6;
       const int copies = std::max(2, static_cast<int>(kStream / (mb * 1e6)));
       std::vector<cpu::PackedQ4x8> ps;
       for (int i = 0; i < copies; ++i) ps.push_back(cpu::pack_q4x8(**q));
