@@ -56,6 +56,7 @@ class CpuBackend final : public Backend {
     hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
     vnni_ = cpu::cpu_has_avx512vnni();
     q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
+    quantize_ = avx2_ ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
     int8_ = !o.exact;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -233,19 +234,13 @@ class CpuBackend final : public Backend {
     if (l.q8) {
       const cpu::PackedQ4x8& q = *l.q8;
       const size_t nb = static_cast<size_t>(q.in / 32);
-      xperm_.resize(static_cast<size_t>(q.in));
       xq_.resize(static_cast<size_t>(n) * q.in);
       xd_.resize(static_cast<size_t>(n) * nb);
       xgz_.resize(static_cast<size_t>(n) * q.n_groups);
-      for (int t = 0; t < n; ++t) {
-        const float* xt = x + static_cast<size_t>(t) * q.in;
-        if (!q.perm.empty()) {
-          for (int k = 0; k < q.in; ++k) xperm_[k] = xt[q.perm[k]];
-          xt = xperm_.data();
-        }
-        cpu::quantize_act_q8(xt, q.in, q.bounds, xq_.data() + static_cast<size_t>(t) * q.in, xd_.data() + t * nb,
-                             xgz_.data() + static_cast<size_t>(t) * q.n_groups);
-      }
+      for (int t = 0; t < n; ++t)
+        quantize_(x + static_cast<size_t>(t) * q.in, q.perm.empty() ? nullptr : q.perm.data(), q.in, q.bounds,
+                  xq_.data() + static_cast<size_t>(t) * q.in, xd_.data() + t * nb,
+                  xgz_.data() + static_cast<size_t>(t) * q.n_groups);
       // A super tile is 64 columns; tokens loop inside it, so its weights are
       // read from memory once and then from cache.
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(q.in) * 64) + 1);
@@ -398,6 +393,7 @@ class CpuBackend final : public Backend {
   cpu::SGemmFn sgemm_ = nullptr;
   cpu::HGemmFn hgemm_ = nullptr;
   cpu::Q4Q8GemmFn q4q8_ = nullptr;
+  cpu::QuantizeActFn quantize_ = nullptr;
   bool int8_ = false;
   bool vnni_ = false;
   std::vector<int8_t> xq_;

@@ -170,12 +170,14 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
   return p;
 }
 
-void quantize_act_q8(const float* x, int /*in*/, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz) {
+void quantize_act_q8(const float* x, const int32_t* perm, int /*in*/, const std::vector<int32_t>& bounds, int8_t* xq,
+                     float* d, float* gz) {
   const int ng = static_cast<int>(bounds.size()) - 1;
   for (int g = 0; g < ng; ++g) {
     float z = 0;
     for (int b = bounds[g] / 32; b < bounds[g + 1] / 32; ++b) {
-      const float* xb = x + 32 * b;
+      float xb[32];
+      for (int i = 0; i < 32; ++i) xb[i] = x[perm ? perm[32 * b + i] : 32 * b + i];
       float amax = 0;
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
       const float inv = amax > 0 ? 127.0f / amax : 0.0f;
@@ -186,7 +188,7 @@ void quantize_act_q8(const float* x, int /*in*/, const std::vector<int32_t>& bou
         xq[32 * b + i] = static_cast<int8_t>(v);
         sum += v;
       }
-      z += d[b] * static_cast<float>(sum);
+      z = std::fma(d[b], static_cast<float>(sum), z);
     }
     gz[g] = z;
   }

@@ -109,10 +109,16 @@ struct PackedQ4x8 {
 };
 PackedQ4x8 pack_q4x8(const QuantLinear& q);  // needs bits == 4 and can_pack()
 
-// x (reordered, [in]) -> xq int8 [in] (rows in order), d [in/32] block scales
-// (amax/127), gz [n_groups] = sum over the group's blocks of d_b * sum(xq_b)
-// (for the zero-point term).
-void quantize_act_q8(const float* x, int in, const std::vector<int32_t>& bounds, int8_t* xq, float* d, float* gz);
+// x [in] -> xq int8 [in] in reordered row order (x_r[k] = x[perm[k]], or x
+// itself when perm is null), d [in/32] block scales (amax/127), gz [n_groups]
+// = sum over the group's blocks of d_b * sum(xq_b) (for the zero-point term).
+// The AVX2 version gives bit-identical results.
+using QuantizeActFn = void (*)(const float* x, const int32_t* perm, int in, const std::vector<int32_t>& bounds,
+                               int8_t* xq, float* d, float* gz);
+void quantize_act_q8(const float* x, const int32_t* perm, int in, const std::vector<int32_t>& bounds, int8_t* xq,
+                     float* d, float* gz);
+void quantize_act_q8_avx2(const float* x, const int32_t* perm, int in, const std::vector<int32_t>& bounds, int8_t* xq,
+                          float* d, float* gz);
 // Y[t][j] for n tokens (xq [n][in], d [n][in/32], gz [n][n_groups], y row
 // stride ldy) over super tiles [s0, s1). Every variant does the same integer
 // sums and the same float operations in the same order (fused multiply-adds

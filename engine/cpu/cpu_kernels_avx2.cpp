@@ -2,6 +2,7 @@
 // called only after cpu_has_avx2().
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "engine/cpu/cpu_kernels.h"
@@ -171,6 +172,50 @@ void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
       else
         for (int j = 0; 64 * s + j < w.out; ++j) yt[j] = yv[j];
     }
+}
+
+void quantize_act_q8_avx2(const float* x, const int32_t* perm, int /*in*/, const std::vector<int32_t>& bounds,
+                          int8_t* xq, float* d, float* gz) {
+  const int ng = static_cast<int>(bounds.size()) - 1;
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (int g = 0; g < ng; ++g) {
+    float z = 0;
+    for (int b = bounds[g] / 32; b < bounds[g + 1] / 32; ++b) {
+      __m256 v[4];
+      for (int k = 0; k < 4; ++k) {
+        if (perm) {
+          __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + 32 * b + 8 * k));
+          v[k] = _mm256_i32gather_ps(x, idx, 4);
+        } else {
+          v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+        }
+      }
+      __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
+                               _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+      const float amax = _mm_cvtss_f32(m4);
+      const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+      d[b] = amax / 127.0f;
+      const __m256 iv = _mm256_set1_ps(inv);
+      __m256i q[4];
+      for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], iv));  // round to nearest even
+      __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+      const int sum = _mm_cvtsi128_si32(s4);
+      // |q| <= 127: the saturating packs are exact; they interleave 128-bit
+      // lanes, which the final permute undoes.
+      __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+      __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+      p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + 32 * b), p8);
+      z = std::fma(d[b], static_cast<float>(sum), z);
+    }
+    gz[g] = z;
+  }
 }
 
 void hgemm_avx2(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {

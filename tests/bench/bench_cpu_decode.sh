@@ -62,10 +62,10 @@ ex, i8, ll, gb, th = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]),
 bw = j["read_bandwidth_gb_s"]
 print(f"machine: {sys.argv[7]}, {th} threads; load: {sys.argv[8].strip()}")
 print(f"measured read bandwidth: {bw:.1f} GB/s; model: {j['config']}")
-print(f"{'engine':<44}{'tok/s':>8}{'MB/token':>10}{'GB/s':>8}{'% bw':>7}")
+print(f"{'engine':<58}{'tok/s':>8}{'MB/token':>10}{'GB/s':>8}{'% bw':>7}")
 mb = j["weight_bytes_per_token"] / 1e6
 for name, t in ((f"rewoo {j['quant']} (default, int8 act.)", i8), (f"rewoo {j['quant']} (--exact)", ex)):
-    print(f"{name:<44}{t:8.2f}{mb:10.1f}{t * mb / 1e3:8.2f}{100 * t * mb / 1e3 / bw:7.0f}")
-print(f"{'llama.cpp Q4_0 (F16 output)':<44}{ll:8.2f}{gb / 1e6:10.1f}{ll * gb / 1e9:8.2f}{100 * ll * gb / 1e9 / bw:7.0f}")
+    print(f"{name:<58}{t:8.2f}{mb:10.1f}{t * mb / 1e3:8.2f}{100 * t * mb / 1e3 / bw:7.0f}")
+print(f"{'llama.cpp Q4_0 (F16 output)':<58}{ll:8.2f}{gb / 1e6:10.1f}{ll * gb / 1e9:8.2f}{100 * ll * gb / 1e9 / bw:7.0f}")
 print(f"rewoo / llama.cpp: default {i8 / ll:.2f}x, --exact {ex / ll:.2f}x")
 PYEOF

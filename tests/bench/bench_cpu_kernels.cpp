@@ -108,12 +108,13 @@ int main(int argc, char** argv) {
       std::vector<int8_t> xq(l.in);
       std::vector<float> d(l.in / 32), gz(ng);
       auto fn = vnni ? cpu::q4q8_gemm_avx512vnni : avx2 ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
+      auto quant = avx2 ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
       double ms = time_ms(copies, reps, [&](int i) {
-        cpu::quantize_act_q8(x.data(), l.in, ps[i].bounds, xq.data(), d.data(), gz.data());
+        quant(x.data(), ps[i].perm.data(), l.in, ps[i].bounds, xq.data(), d.data(), gz.data());
         fn(ps[i], xq.data(), d.data(), gz.data(), 1, y.data(), l.out, 0, ps[i].n_super());
       });
       double qms = time_ms(copies, reps, [&](int i) {
-        cpu::quantize_act_q8(x.data(), l.in, ps[i].bounds, xq.data(), d.data(), gz.data());
+        quant(x.data(), ps[i].perm.data(), l.in, ps[i].bounds, xq.data(), d.data(), gz.data());
       });
       total_int8 += ms * n_layers;
       fmt::print("{:<34}{:>10.3f}{:>10.2f}{:>8.1f}{:>7.0f}{:>12.2f}   (quantize x: {:.3f} ms)\n",

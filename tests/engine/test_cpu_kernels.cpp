@@ -102,15 +102,35 @@ TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI
     CHECK(p8.out_pad % 64 == 0);
     const int n = 3, nb = in / 32;
     std::vector<float> x(static_cast<size_t>(n) * in), y0(static_cast<size_t>(n) * out);
-    for (auto& v : x) v = uf(rng);
-    x[5] = 0;  // an all-zero block quantizes to zeros with d = 0
-    std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
-    cpu::qgemm_ref(exact, x.data(), n, y0.data(), out, 0, exact.out_pad / 8);
+    // xr: reordered activations (what the exact kernel takes); x: the same in
+    // input order (what quantize_act_q8 takes, with the permutation).
+    std::vector<float> xr(x.size());
+    for (auto& v : xr) v = uf(rng);
+    xr[5] = 0;
+    std::fill(xr.begin() + 32, xr.begin() + 64, 0.0f);  // an all-zero block: zeros with d = 0
+    for (int t = 0; t < n; ++t)
+      for (int k = 0; k < in; ++k)
+        x[static_cast<size_t>(t) * in + (ql.perm.empty() ? k : ql.perm[k])] = xr[static_cast<size_t>(t) * in + k];
+    cpu::qgemm_ref(exact, xr.data(), n, y0.data(), out, 0, exact.out_pad / 8);
     std::vector<int8_t> xq(static_cast<size_t>(n) * in);
     std::vector<float> d(static_cast<size_t>(n) * nb), gz(static_cast<size_t>(n) * ng);
+    // The kernels take reordered activations: quantize x_r = x[perm].
+    const int32_t* perm = ql.perm.empty() ? nullptr : ql.perm.data();
     for (int t = 0; t < n; ++t)
-      cpu::quantize_act_q8(x.data() + static_cast<size_t>(t) * in, in, p8.bounds, xq.data() + static_cast<size_t>(t) * in,
-                           d.data() + static_cast<size_t>(t) * nb, gz.data() + static_cast<size_t>(t) * ng);
+      cpu::quantize_act_q8(x.data() + static_cast<size_t>(t) * in, perm, in, p8.bounds,
+                           xq.data() + static_cast<size_t>(t) * in, d.data() + static_cast<size_t>(t) * nb,
+                           gz.data() + static_cast<size_t>(t) * ng);
+    if (cpu::cpu_has_avx2()) {
+      std::vector<int8_t> xq2(xq.size());
+      std::vector<float> d2(d.size()), gz2(gz.size());
+      for (int t = 0; t < n; ++t)
+        cpu::quantize_act_q8_avx2(x.data() + static_cast<size_t>(t) * in, perm, in, p8.bounds,
+                                  xq2.data() + static_cast<size_t>(t) * in, d2.data() + static_cast<size_t>(t) * nb,
+                                  gz2.data() + static_cast<size_t>(t) * ng);
+      CHECK(xq2 == xq);
+      CHECK(d2 == d);
+      CHECK(gz2 == gz);
+    }
     for (int b = 0; b < nb; ++b) {
       int amax = 0;
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(static_cast<int>(xq[32 * b + i])));
