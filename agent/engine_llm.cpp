@@ -21,6 +21,7 @@ Completion to_completion(const engine::GenerateResult& g) {
   c.prompt_tokens = g.prompt_tokens;
   c.completion_tokens = static_cast<int>(g.tokens.size());
   c.forced_tokens = g.forced_tokens;
+  c.reused_prompt_tokens = g.cached_tokens;
   c.prefill_ms = g.prefill_ms;
   c.decode_ms = g.decode_ms;
   c.stop_reason = engine::stop_reason_name(g.stop_reason);
@@ -47,17 +48,19 @@ std::vector<Result<Completion>> EngineLanguageModel::run_now(
     std::span<const CompletionRequest> requests) {
   engine::Generator gen(*model_);
   std::vector<Result<Completion>> out;
-  if (requests.size() == 1) {
-    auto r = gen.generate(requests[0].prompt, requests[0].options, requests[0].on_text);
-    if (r) out.push_back(to_completion(*r));
-    else out.push_back(r.error());
-    return out;
-  }
   std::vector<engine::GenerateRequest> batch;
-  for (auto& r : requests) batch.push_back({r.prompt, r.options, r.on_text});
+  for (auto& r : requests) {
+    batch.push_back({r.prompt, r.options, r.on_text});
+    if (!options_.prefix_cache) batch.back().options.reuse_prefix = false;
+  }
   for (auto& r : gen.generate_batch(batch)) {
-    if (r) out.push_back(to_completion(*r));
-    else out.push_back(r.error());
+    if (r) {
+      out.push_back(to_completion(*r));
+      prompt_tokens_ += r->prompt_tokens;
+      cached_tokens_ += r->cached_tokens;
+    } else {
+      out.push_back(r.error());
+    }
   }
   return out;
 }
@@ -128,6 +131,10 @@ int EngineLanguageModel::batches_run() const {
   std::lock_guard<std::mutex> lock(mu_);
   return batches_;
 }
+
+long EngineLanguageModel::prompt_tokens_total() const { return prompt_tokens_; }
+
+long EngineLanguageModel::cached_tokens_total() const { return cached_tokens_; }
 
 int EngineLanguageModel::largest_batch() const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -11,6 +11,7 @@
 // that batches (CUDA) answers several questions in about the time of one.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -29,6 +30,10 @@ struct EngineLanguageModelOptions {
   // How long the first of several concurrent calls waits for the others
   // before the batch starts (only when the backend has more than one slot).
   int gather_us = 2000;
+  // Reuse the KV state of prompt prefixes the engine already holds (the
+  // planner's tools block and instructions, prefilled once per session);
+  // off prefills every prompt whole. Same text either way.
+  bool prefix_cache = true;
 };
 
 // The tokenizer's vocabulary as the grammar engine sees it: each id's bytes,
@@ -52,6 +57,10 @@ class EngineLanguageModel : public LanguageModel {
   // Batches run so far and the largest one (for tests and benchmarks).
   int batches_run() const;
   int largest_batch() const;
+  // Prompt tokens of every call so far, and how many of them came from the
+  // prefix cache instead of being prefilled.
+  long prompt_tokens_total() const;
+  long cached_tokens_total() const;
 
  private:
   struct Pending;
@@ -65,6 +74,8 @@ class EngineLanguageModel : public LanguageModel {
   bool running_ = false;
   int batches_ = 0;
   int largest_ = 0;
+  std::atomic<long> prompt_tokens_{0};  // written by the batch leader, outside mu_
+  std::atomic<long> cached_tokens_{0};
 };
 
 }  // namespace rewoo::agent

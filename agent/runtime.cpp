@@ -106,7 +106,11 @@ json AskResult::to_json() const {
                {{"plan_ms", timings.plan_ms},
                 {"exec_ms", timings.exec_ms},
                 {"solve_ms", timings.solve_ms},
-                {"total_ms", timings.total_ms}}},
+                {"total_ms", timings.total_ms},
+                // Like the times, these depend on what ran before (the
+                // prefix cache), not on the task: same seed, same output.
+                {"plan_prompt_cached_tokens", tokens.plan_prompt_cached},
+                {"solve_prompt_cached_tokens", tokens.solve_prompt_cached}}},
               {"tokens",
                {{"plan_prompt", tokens.plan_prompt},
                 {"plan", tokens.plan},
@@ -193,6 +197,7 @@ Result<AskResult> Agent::ask(std::string_view task, const AgentOptions& options,
     ++res.plans_written;
     res.plan_text = trim(gen->text);
     res.tokens.plan_prompt += gen->prompt_tokens;
+    res.tokens.plan_prompt_cached += gen->reused_prompt_tokens;
     res.tokens.plan += gen->completion_tokens;
     res.tokens.plan_forced += gen->forced_tokens;
     if (trace) trace->emit("plan_text", {{"attempt", attempt}, {"text", res.plan_text},
@@ -333,6 +338,7 @@ Result<AskResult> Agent::ask(std::string_view task, const AgentOptions& options,
   if (!ans) return ans.error().wrap("writing the answer");
   res.answer = trim(ans->text);
   res.tokens.solve_prompt = ans->prompt_tokens;
+  res.tokens.solve_prompt_cached = ans->reused_prompt_tokens;
   res.tokens.answer = ans->completion_tokens;
   res.timings.total_ms = ms_since(t0);
   if (trace)

@@ -86,6 +86,9 @@ struct AskTimings {
 };
 struct AskTokens {
   int plan_prompt = 0, plan = 0, plan_forced = 0, solve_prompt = 0, answer = 0;
+  // Of plan_prompt / solve_prompt, tokens whose KV state came from the
+  // engine's prefix cache instead of being prefilled.
+  int plan_prompt_cached = 0, solve_prompt_cached = 0;
 };
 
 struct AskResult {

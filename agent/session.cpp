@@ -105,6 +105,7 @@ Result<std::unique_ptr<Session>> open_session(const SessionOptions& options) {
   EngineLanguageModelOptions eo;
   eo.label = options.model_path;
   eo.random_weights = model_is_random(options.model_path);
+  eo.prefix_cache = options.prefix_cache;
   return open_session(std::make_unique<EngineLanguageModel>(std::move(*m), eo), options);
 }
 

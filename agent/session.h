@@ -32,6 +32,7 @@ struct SessionOptions {
   std::string config_path;         // --config FILE (else $REWOO_CONFIG, else defaults)
   std::string prompts_dir;         // template overrides
   bool grammar = true;             // grammar-constrained plans and calls
+  bool prefix_cache = true;        // reuse KV state of shared prompt prefixes (--no-prefix-cache)
 };
 
 struct Session {

@@ -73,7 +73,8 @@ class Backend {
   // Forgets a slot's cached tokens (cheap; positions restart at 0).
   virtual void clear_slot(int slot) = 0;
   // Copies the first n_tokens cached positions of slot src into slot dst
-  // (prefix reuse: a shared prompt prefilled once).
+  // (prefix reuse: a shared prompt prefilled once). src == dst keeps the
+  // first n_tokens (an error if the slot holds fewer).
   virtual Status copy_slot(int src, int dst, int n_tokens) = 0;
 };
 

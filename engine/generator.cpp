@@ -130,8 +130,9 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
   std::deque<size_t> queue;
   for (size_t i = 0; i < requests.size(); ++i) queue.push_back(i);
   std::vector<std::unique_ptr<Seq>> active;
+  PrefixCache& cache = model_.prefix_cache();
   std::vector<int> free_slots;
-  for (int s = be.n_slots() - 1; s >= 0; --s) free_slots.push_back(s);
+  for (int s = 0; s < be.n_slots(); ++s) free_slots.push_back(s);
   std::vector<float> scratch(vocab);
 
   auto start_next = [&]() {
@@ -155,20 +156,38 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
         continue;
       }
       s->result.prompt_tokens = static_cast<int>(s->history.size());
-      s->pending = s->history;
-      s->slot = free_slots.back();
-      free_slots.pop_back();
-      be.clear_slot(s->slot);
+      if (rq.options.max_tokens <= 0) {
+        s->finish(StopReason::kMaxTokens);
+        results[i] = std::move(s->result);
+        continue;
+      }
+      PrefixCache::Plan p;
+      if (rq.options.reuse_prefix) {
+        // The last prompt token always runs: its logits pick the first token.
+        p = cache.plan(s->history, free_slots, s->history.size() - 1);
+        // src == dst keeps the slot's first p.reuse tokens.
+        if (p.reuse > 0 && !be.copy_slot(p.source, p.slot, p.reuse)) {
+          cache.forget(p.source);  // the record was wrong; never trust it again
+          p = {p.slot, p.slot, 0};
+        }
+      } else {
+        p.slot = p.source = *std::min_element(free_slots.begin(), free_slots.end());
+      }
+      s->slot = p.slot;
+      std::erase(free_slots, s->slot);
+      if (p.reuse == 0) {
+        be.clear_slot(s->slot);
+        cache.forget(s->slot);
+      }
+      cache.take(p);
+      const int reuse = p.reuse;
+      s->cached = reuse;
+      s->result.cached_tokens = reuse;
+      s->pending.assign(s->history.begin() + reuse, s->history.end());
       SamplerOptions so{rq.options.temperature, rq.options.top_p, rq.options.top_k, rq.options.repetition_penalty,
                         rq.options.seed};
       s->sampler = std::make_unique<Sampler>(so);
       s->decoder = std::make_unique<StreamDecoder>(tok);
-      if (rq.options.max_tokens <= 0) {
-        s->finish(StopReason::kMaxTokens);
-        results[i] = std::move(s->result);
-        free_slots.push_back(s->slot);
-        continue;
-      }
       active.push_back(std::move(s));
     }
   };
@@ -201,15 +220,20 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
         continue;
       }
       batch.push_back({s->slot, s->pending, s->cached, false});
+      cache.truncate(s->slot, static_cast<size_t>(s->cached));
     }
     if (!batch.empty()) {
       auto t0 = Clock::now();
       Status st = be.forward(batch, logits);
       double dt = ms_since(t0);
       if (!st) {
-        for (auto& s : active) results[s->index] = st.error();
+        for (auto& s : active) {
+          results[s->index] = st.error();
+          cache.forget(s->slot);
+        }
         return results;
       }
+      for (const SeqBatchEntry& b : batch) cache.append(b.slot, b.tokens);
       size_t e = 0;
       for (auto& sp : active) {
         Seq& s = *sp;
@@ -268,6 +292,7 @@ Result<std::vector<float>> Generator::score(std::span<const int32_t> tokens) {
     return Error(fmt::format("{} tokens exceed the context of {}", tokens.size(), be.max_seq_len()), "score");
   std::vector<float> out(tokens.size() * static_cast<size_t>(vocab));
   be.clear_slot(0);
+  model_.prefix_cache().forget(0);
   Logits lg;
   const size_t chunk = 256;
   for (size_t p = 0; p < tokens.size(); p += chunk) {

@@ -11,7 +11,10 @@
 // Stop strings are matched across token boundaries and never streamed or
 // returned: text that might be the start of a stop string is held back until
 // it is clearly not. Several requests can run as one batch (generate_batch),
-// each in its own KV-cache slot, sharing every forward pass.
+// each in its own KV-cache slot, sharing every forward pass. A prompt that
+// starts with tokens a slot already holds (an earlier request's prompt, even
+// from another Generator on the same Model) prefills only the rest; the
+// last prompt token always runs, for its logits (GenerateOptions::reuse_prefix).
 // A Generator is not thread-safe; it uses the model's backend exclusively.
 #pragma once
 
@@ -57,6 +60,10 @@ struct GenerateOptions {
   bool add_bos = true;
   bool stop_at_eos = true;
   std::shared_ptr<LogitsProcessor> processor;  // optional
+  // Start from the KV state of the longest prompt prefix (in token ids) that
+  // a slot already holds (Model::prefix_cache()) and prefill only the rest.
+  // Same text either way; off prefills the whole prompt (for comparison).
+  bool reuse_prefix = true;
 };
 
 enum class StopReason { kMaxTokens, kEos, kStopString, kProcessorDone, kCancelled, kContextFull };
@@ -66,6 +73,7 @@ struct GenerateResult {
   std::string text;             // continuation (stop string excluded)
   std::vector<int32_t> tokens;  // generated ids (including any forced ones)
   int prompt_tokens = 0;
+  int cached_tokens = 0;        // of prompt_tokens, reused from the prefix cache (not prefilled)
   StopReason stop_reason = StopReason::kMaxTokens;
   double prefill_ms = 0;
   double decode_ms = 0;

@@ -19,6 +19,7 @@
 #include "engine/backend.h"
 #include "engine/base/result.h"
 #include "engine/config.h"
+#include "engine/prefix_cache.h"
 #include "engine/tokenizer.h"
 #include "engine/weights.h"
 
@@ -45,6 +46,9 @@ class Model {
   const Tokenizer& tokenizer() const;
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   Backend& backend() { return *backend_; }
+  // Token ids each backend slot holds (the Generator reuses shared prompt
+  // prefixes through it). Writing to backend() slots directly: forget() them.
+  PrefixCache& prefix_cache() { return prefix_cache_; }
   std::shared_ptr<const Weights> weights() const { return weights_; }
   const std::filesystem::path& path() const { return path_; }
 
@@ -54,6 +58,7 @@ class Model {
   std::shared_ptr<const Weights> weights_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Backend> backend_;
+  PrefixCache prefix_cache_;
 };
 
 }  // namespace rewoo::engine

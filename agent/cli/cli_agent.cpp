@@ -316,6 +316,10 @@ void register_run(CLI::App& app, Context& ctx) {
       return;
     }
     std::fprintf(stderr, "rewoo run: %s; results in %s\n", s->to_string().c_str(), f->output.c_str());
+    if (auto* lm = dynamic_cast<EngineLanguageModel*>((*env)->model.get()))
+      std::fprintf(stderr, "rewoo run: prompt tokens %ld, prefilled %ld, reused from the prefix cache %ld\n",
+                   lm->prompt_tokens_total(), lm->prompt_tokens_total() - lm->cached_tokens_total(),
+                   lm->cached_tokens_total());
     ctx.exit_code = (s->failed || s->invalid_lines) ? 1 : 0;
   });
 }

@@ -25,6 +25,9 @@ class ModelSetup {
     tools::add_config_option(cmd, &so_.config_path);
     cmd.add_option("--prompts", so_.prompts_dir, "Directory of prompt templates overriding the built-in ones (NAME.txt)");
     cmd.add_flag("--no-grammar", no_grammar_, "Do not constrain plans and calls with a grammar");
+    cmd.add_flag("--no-prefix-cache", no_prefix_cache_,
+                 "Prefill every prompt whole instead of reusing the KV state of a prefix an earlier prompt "
+                 "shared (the planner's tools block); same output, slower");
     cmd.add_option("--seed", ao_.sampling.seed, "Sampling seed: same seed, same output")->capture_default_str();
     cmd.add_option("--temperature", ao_.sampling.temperature, "0 = greedy")->capture_default_str();
     cmd.add_option("--top-p", ao_.sampling.top_p)->capture_default_str();
@@ -51,6 +54,7 @@ class ModelSetup {
   Result<std::unique_ptr<agent::Session>> build() {
     so_.tools = agent::split_names(tools_csv_);
     so_.grammar = !no_grammar_;
+    so_.prefix_cache = !no_prefix_cache_;
     ao_.use_grammar = !no_grammar_;
     ao_.knowledge_max_tokens = std::min(ao_.knowledge_max_tokens, ao_.max_answer_tokens);
     ao_.step_timeout = std::chrono::milliseconds(static_cast<long>(step_timeout_s_ * 1000));
@@ -63,6 +67,7 @@ class ModelSetup {
   agent::AgentOptions ao_;
   std::string tools_csv_;
   bool no_grammar_ = false;
+  bool no_prefix_cache_ = false;
   double step_timeout_s_ = 120;
 };
 
