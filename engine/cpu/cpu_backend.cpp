@@ -57,6 +57,8 @@ class CpuBackend final : public Backend {
     vnni_ = cpu::cpu_has_avx512vnni();
     q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
     quantize_ = avx2_ ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
+    dot_ = avx2_ ? cpu::dot_avx2 : cpu::dot_ref;
+    axpy_ = avx2_ ? cpu::axpy_avx2 : cpu::axpy_ref;
     int8_ = !o.exact;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -342,9 +344,7 @@ class CpuBackend final : public Backend {
           float mx = -INFINITY;
           for (int j = 0; j <= p; ++j) {
             const float* kj = K + static_cast<size_t>(j) * kvd + static_cast<size_t>(kvh) * hd;
-            float sc = 0.0f;
-            for (int i = 0; i < hd; ++i) sc += qh[i] * kj[i];
-            sc *= inv_sqrt;
+            float sc = dot_(qh, kj, hd) * inv_sqrt;
             att[j] = sc;
             mx = std::max(mx, sc);
           }
@@ -357,8 +357,7 @@ class CpuBackend final : public Backend {
           std::fill(o, o + hd, 0.0f);
           for (int j = 0; j <= p; ++j) {
             const float* vj = V + static_cast<size_t>(j) * kvd + static_cast<size_t>(kvh) * hd;
-            float a = att[j] / sum;
-            for (int i = 0; i < hd; ++i) o[i] += a * vj[i];
+            axpy_(att[j] / sum, vj, o, hd);
           }
         }
       });
@@ -394,6 +393,8 @@ class CpuBackend final : public Backend {
   cpu::HGemmFn hgemm_ = nullptr;
   cpu::Q4Q8GemmFn q4q8_ = nullptr;
   cpu::QuantizeActFn quantize_ = nullptr;
+  cpu::DotFn dot_ = nullptr;
+  cpu::AxpyFn axpy_ = nullptr;
   bool int8_ = false;
   bool vnni_ = false;
   std::vector<int8_t> xq_;

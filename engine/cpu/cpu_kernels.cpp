@@ -229,6 +229,16 @@ void q4q8_gemm_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const 
     }
 }
 
+float dot_ref(const float* a, const float* b, int n) {
+  float s = 0.0f;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void axpy_ref(float a, const float* x, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
   for (int t = 0; t < n; ++t) {
     const float* xt = x + static_cast<size_t>(t) * in;

@@ -133,6 +133,17 @@ void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
 void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
                           int ldy, int s0, int s1);
 
+// Attention's inner loops: sum a[i] * b[i], and y[i] += a * x[i], i < n.
+// The AVX2 versions use 8-wide partial sums and fused multiply-adds, so they
+// agree with the portable ones to float rounding (tested to 1e-6), not bit
+// for bit.
+using DotFn = float (*)(const float* a, const float* b, int n);
+using AxpyFn = void (*)(float a, const float* x, float* y, int n);
+float dot_ref(const float* a, const float* b, int n);
+float dot_avx2(const float* a, const float* b, int n);
+void axpy_ref(float a, const float* x, float* y, int n);
+void axpy_avx2(float a, const float* x, float* y, int n);
+
 bool cpu_has_avx2();
 bool cpu_has_avx512vnni();
 

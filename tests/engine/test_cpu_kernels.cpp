@@ -76,6 +76,30 @@ TEST_CASE("AVX2 kernels match the portable kernels") {
   }
 }
 
+TEST_CASE("attention loops: AVX2 dot and axpy agree with the portable ones") {
+  if (!cpu::cpu_has_avx2()) {
+    MESSAGE("no AVX2 on this CPU: only the portable loops run");
+    return;
+  }
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uf(-1, 1);
+  for (int n : {1, 7, 8, 64, 100, 128}) {
+    CAPTURE(n);
+    std::vector<float> a(n), b(n), y0(n), y1;
+    for (auto& v : a) v = uf(rng);
+    for (auto& v : b) v = uf(rng);
+    for (auto& v : y0) v = uf(rng);
+    y1 = y0;
+    const float d0 = cpu::dot_ref(a.data(), b.data(), n), d1 = cpu::dot_avx2(a.data(), b.data(), n);
+    double norm = 0;
+    for (int i = 0; i < n; ++i) norm += std::fabs(a[i] * b[i]);
+    CHECK(std::fabs(d1 - d0) <= 1e-6 * norm);
+    cpu::axpy_ref(0.37f, a.data(), y0.data(), n);
+    cpu::axpy_avx2(0.37f, a.data(), y1.data(), n);
+    CHECK(rewoo::test::rel_err(y1, y0) < 1e-6);
+  }
+}
+
 TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI bit for bit, close to exact") {
   std::mt19937 rng(3);
   std::uniform_int_distribution<uint32_t> u32;
