@@ -57,8 +57,7 @@ class CpuBackend final : public Backend {
     vnni_ = cpu::cpu_has_avx512vnni();
     q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
     quantize_ = avx2_ ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
-    dot_ = avx2_ ? cpu::dot_avx2 : cpu::dot_ref;
-    axpy_ = avx2_ ? cpu::axpy_avx2 : cpu::axpy_ref;
+    attend_ = avx2_ ? cpu::attend_avx2 : cpu::attend_ref;
     int8_ = !o.exact;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -340,25 +339,9 @@ class CpuBackend final : public Backend {
           int t = static_cast<int>(wi / c.n_heads), h = static_cast<int>(wi % c.n_heads);
           int p = b.pos + t;
           const float* qh = &q[static_cast<size_t>(t) * qd + static_cast<size_t>(h) * hd];
-          const int kvh = h / kv_mul;
-          float mx = -INFINITY;
-          for (int j = 0; j <= p; ++j) {
-            const float* kj = K + static_cast<size_t>(j) * kvd + static_cast<size_t>(kvh) * hd;
-            float sc = dot_(qh, kj, hd) * inv_sqrt;
-            att[j] = sc;
-            mx = std::max(mx, sc);
-          }
-          float sum = 0.0f;
-          for (int j = 0; j <= p; ++j) {
-            att[j] = expf(att[j] - mx);
-            sum += att[j];
-          }
-          float* o = &att_out[static_cast<size_t>(t) * qd + static_cast<size_t>(h) * hd];
-          std::fill(o, o + hd, 0.0f);
-          for (int j = 0; j <= p; ++j) {
-            const float* vj = V + static_cast<size_t>(j) * kvd + static_cast<size_t>(kvh) * hd;
-            axpy_(att[j] / sum, vj, o, hd);
-          }
+          const size_t kv_off = static_cast<size_t>(h / kv_mul) * hd;
+          attend_(qh, K + kv_off, V + kv_off, static_cast<size_t>(kvd), p + 1, hd, inv_sqrt, att.data(),
+                  &att_out[static_cast<size_t>(t) * qd + static_cast<size_t>(h) * hd]);
         }
       });
       matmul(L.wo, att_out.data(), n, tmp.data());
@@ -393,8 +376,7 @@ class CpuBackend final : public Backend {
   cpu::HGemmFn hgemm_ = nullptr;
   cpu::Q4Q8GemmFn q4q8_ = nullptr;
   cpu::QuantizeActFn quantize_ = nullptr;
-  cpu::DotFn dot_ = nullptr;
-  cpu::AxpyFn axpy_ = nullptr;
+  cpu::AttendFn attend_ = nullptr;
   bool int8_ = false;
   bool vnni_ = false;
   std::vector<int8_t> xq_;

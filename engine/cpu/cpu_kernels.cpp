@@ -239,6 +239,22 @@ void axpy_ref(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void attend_ref(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
+                float* att, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n_ctx; ++j) {
+    att[j] = dot_ref(q, K + j * stride, hd) * scale;
+    mx = std::max(mx, att[j]);
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < n_ctx; ++j) {
+    att[j] = expf(att[j] - mx);
+    sum += att[j];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < n_ctx; ++j) axpy_ref(att[j] / sum, V + j * stride, out, hd);
+}
+
 void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
   for (int t = 0; t < n; ++t) {
     const float* xt = x + static_cast<size_t>(t) * in;

@@ -144,6 +144,18 @@ float dot_avx2(const float* a, const float* b, int n);
 void axpy_ref(float a, const float* x, float* y, int n);
 void axpy_avx2(float a, const float* x, float* y, int n);
 
+// One query head's attention over n_ctx cached positions (n_ctx >= 1):
+//   out[hd] = sum_j softmax_j(scale * q . k_j) v_j,  k_j = K + j * stride,
+//   v_j = V + j * stride; att: scratch [n_ctx]. The AVX2 version scores four
+// keys at a time and keeps out in registers (hd 64 or 128); it agrees with
+// the portable one to float rounding.
+using AttendFn = void (*)(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd,
+                          float scale, float* att, float* out);
+void attend_ref(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
+                float* att, float* out);
+void attend_avx2(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
+                 float* att, float* out);
+
 bool cpu_has_avx2();
 bool cpu_has_avx512vnni();
 

@@ -2,6 +2,7 @@
 // called only after cpu_has_avx2().
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -17,6 +18,13 @@ inline float hsum(__m256 v) {
   lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
   lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
   return _mm_cvtss_f32(lo);
+}
+
+// The sums of 4 vectors, as one 4-float vector.
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+  __m256 abcd = _mm256_hadd_ps(ab, cd);
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
 // Weight i (0..31) of a 32-row block for 8 columns (words wv[0..BITS)),
@@ -192,6 +200,74 @@ void axpy_avx2(float a, const float* x, float* y, int n) {
   int i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+namespace {
+template <int HD8>
+void attend_fixed(const float* q, const float* K, const float* V, size_t stride, int n_ctx, float scale, float* att,
+                  float* out) {
+  __m256 qv[HD8];
+  for (int i = 0; i < HD8; ++i) qv[i] = _mm256_loadu_ps(q + 8 * i);
+  __m128 mx4 = _mm_set1_ps(-INFINITY);
+  const __m128 sc4 = _mm_set1_ps(scale);
+  int j = 0;
+  for (; j + 4 <= n_ctx; j += 4) {
+    const float* k = K + j * stride;
+    __m256 a0 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k)), a1 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k + stride));
+    __m256 a2 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k + 2 * stride));
+    __m256 a3 = _mm256_mul_ps(qv[0], _mm256_loadu_ps(k + 3 * stride));
+    for (int i = 1; i < HD8; ++i) {
+      a0 = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(k + 8 * i), a0);
+      a1 = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(k + stride + 8 * i), a1);
+      a2 = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(k + 2 * stride + 8 * i), a2);
+      a3 = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(k + 3 * stride + 8 * i), a3);
+    }
+    __m128 s = _mm_mul_ps(hsum4(a0, a1, a2, a3), sc4);
+    _mm_storeu_ps(att + j, s);
+    mx4 = _mm_max_ps(mx4, s);
+  }
+  mx4 = _mm_max_ps(mx4, _mm_movehl_ps(mx4, mx4));
+  mx4 = _mm_max_ss(mx4, _mm_movehdup_ps(mx4));
+  float mx = _mm_cvtss_f32(mx4);
+  for (; j < n_ctx; ++j) {
+    __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(K + j * stride));
+    for (int i = 1; i < HD8; ++i) a = _mm256_fmadd_ps(qv[i], _mm256_loadu_ps(K + j * stride + 8 * i), a);
+    att[j] = hsum(a) * scale;
+    mx = std::max(mx, att[j]);
+  }
+  float sum = 0.0f;
+  for (int t = 0; t < n_ctx; ++t) {
+    att[t] = expf(att[t] - mx);
+    sum += att[t];
+  }
+  const float inv = 1.0f / sum;
+  __m256 o[HD8];
+  for (int i = 0; i < HD8; ++i) o[i] = _mm256_setzero_ps();
+  for (int t = 0; t < n_ctx; ++t) {
+    const __m256 a = _mm256_set1_ps(att[t] * inv);
+    const float* v = V + t * stride;
+    for (int i = 0; i < HD8; ++i) o[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(v + 8 * i), o[i]);
+  }
+  for (int i = 0; i < HD8; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
+}
+}  // namespace
+
+void attend_avx2(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
+                 float* att, float* out) {
+  if (hd == 64) return attend_fixed<8>(q, K, V, stride, n_ctx, scale, att, out);
+  if (hd == 128) return attend_fixed<16>(q, K, V, stride, n_ctx, scale, att, out);
+  float mx = -INFINITY;
+  for (int j = 0; j < n_ctx; ++j) {
+    att[j] = dot_avx2(q, K + j * stride, hd) * scale;
+    mx = std::max(mx, att[j]);
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < n_ctx; ++j) {
+    att[j] = expf(att[j] - mx);
+    sum += att[j];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < n_ctx; ++j) axpy_avx2(att[j] / sum, V + j * stride, out, hd);
 }
 
 void quantize_act_q8_avx2(const float* x, const int32_t* perm, int /*in*/, const std::vector<int32_t>& bounds,

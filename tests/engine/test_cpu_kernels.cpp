@@ -98,6 +98,22 @@ TEST_CASE("attention loops: AVX2 dot and axpy agree with the portable ones") {
     cpu::axpy_avx2(0.37f, a.data(), y1.data(), n);
     CHECK(rewoo::test::rel_err(y1, y0) < 1e-6);
   }
+  // Whole heads: head sizes with and without the register-resident versions,
+  // contexts with and without a 4-key remainder.
+  for (int hd : {64, 128, 24}) {
+    for (int n_ctx : {1, 3, 4, 37, 200}) {
+      CAPTURE(hd);
+      CAPTURE(n_ctx);
+      const size_t stride = static_cast<size_t>(hd) * 2 + 8;  // another head's values in between
+      std::vector<float> q(hd), K(stride * n_ctx), V(stride * n_ctx), att(n_ctx), o0(hd), o1(hd);
+      for (auto& v : q) v = 2 * uf(rng);
+      for (auto& v : K) v = uf(rng);
+      for (auto& v : V) v = uf(rng);
+      cpu::attend_ref(q.data(), K.data(), V.data(), stride, n_ctx, hd, 0.125f, att.data(), o0.data());
+      cpu::attend_avx2(q.data(), K.data(), V.data(), stride, n_ctx, hd, 0.125f, att.data(), o1.data());
+      CHECK(rewoo::test::rel_err(o1, o0) < 1e-5);
+    }
+  }
 }
 
 TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI bit for bit, close to exact") {
