@@ -22,8 +22,77 @@ inline __m512i bcast4(const int8_t* p) {
 // The high nibbles are multiplied in place (masked with 0xF0, i.e. 16x their
 // value: vpdpbusd's int32 sums cannot overflow here) and shifted back once
 // per block, which saves a shift per 64 bytes.
+namespace {
+// T tokens at once (prefill): a tile's weights are unpacked once per block
+// and multiplied with every token's activations; the float operations per
+// token and column are the same, in the same order, as the one-token path's.
+template <int T>
+void q4q8_tokens(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int t0, float* y, int ldy,
+                 int s) {
+  const int nb = w.in / 32;
+  const __m512i m_lo = _mm512_set1_epi8(0x0F);
+  for (int tile = 0; tile < 4; ++tile) {
+    __m512 yv[T];
+    for (auto& v : yv) v = _mm512_setzero_ps();
+    for (int g = 0; g < w.n_groups; ++g) {
+      __m512 facc[T];
+      for (auto& f : facc) f = _mm512_setzero_ps();
+      for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+        const uint8_t* p = w.q.data() + (static_cast<size_t>(s) * nb + b) * 1024 + tile * 256;
+        __m512i lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+          __m512i v = _mm512_loadu_si512(p + c * 64);
+          lo[c] = _mm512_and_si512(v, m_lo);
+          hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m_lo);
+        }
+        for (int t = 0; t < T; ++t) {
+          const int8_t* xb = xq + static_cast<size_t>(t0 + t) * w.in + 32 * b;
+          __m512i acc = _mm512_setzero_si512();
+          for (int c = 0; c < 4; ++c) {
+            acc = _mm512_dpbusd_epi32(acc, lo[c], bcast4(xb + 8 * c));
+            acc = _mm512_dpbusd_epi32(acc, hi[c], bcast4(xb + 8 * c + 4));
+          }
+          const __m512 db = _mm512_set1_ps(d[static_cast<size_t>(t0 + t) * nb + b]);
+          facc[t] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, acc), db, facc[t]);
+        }
+      }
+      const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
+      __m512 sc = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sz + 32 * tile)));
+      __m512 zr = _mm512_maskz_cvtepi32_ps(
+          0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sz + 128 + 16 * tile))));
+      for (int t = 0; t < T; ++t) {
+        const __m512 gzt = _mm512_set1_ps(gz[static_cast<size_t>(t0 + t) * w.n_groups + g]);
+        yv[t] = _mm512_fmadd_ps(sc, _mm512_fnmadd_ps(zr, gzt, facc[t]), yv[t]);
+      }
+    }
+    const int col = 64 * s + 16 * tile;
+    for (int t = 0; t < T; ++t) {
+      float* yt = y + static_cast<size_t>(t0 + t) * ldy + col;
+      if (col + 16 <= w.out) {
+        _mm512_storeu_ps(yt, yv[t]);
+      } else if (col < w.out) {
+        _mm512_mask_storeu_ps(yt, static_cast<__mmask16>((1u << (w.out - col)) - 1), yv[t]);
+      }
+    }
+  }
+}
+}  // namespace
+
 void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
                           int ldy, int s0, int s1) {
+  if (n >= 2) {
+    for (int s = s0; s < s1; ++s) {
+      int t = 0;
+      for (; t + 4 <= n; t += 4) q4q8_tokens<4>(w, xq, d, gz, t, y, ldy, s);
+      switch (n - t) {
+        case 3: q4q8_tokens<3>(w, xq, d, gz, t, y, ldy, s); break;
+        case 2: q4q8_tokens<2>(w, xq, d, gz, t, y, ldy, s); break;
+        case 1: q4q8_tokens<1>(w, xq, d, gz, t, y, ldy, s); break;
+        default: break;
+      }
+    }
+    return;
+  }
   const int nb = w.in / 32;
   const __m512i m_lo = _mm512_set1_epi8(0x0F), m_hi = _mm512_set1_epi8(static_cast<char>(0xF0));
   for (int s = s0; s < s1; ++s)

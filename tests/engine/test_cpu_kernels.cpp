@@ -140,7 +140,7 @@ TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI
     auto exact = cpu::pack_quant(ql);
     auto p8 = cpu::pack_q4x8(ql);
     CHECK(p8.out_pad % 64 == 0);
-    const int n = 3, nb = in / 32;
+    const int n = 7, nb = in / 32;  // the multi-token kernels: 4 tokens at a time, then 3
     std::vector<float> x(static_cast<size_t>(n) * in), y0(static_cast<size_t>(n) * out);
     // xr: reordered activations (what the exact kernel takes); x: the same in
     // input order (what quantize_act_q8 takes, with the permutation).
@@ -211,6 +211,13 @@ TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI
     if (cpu::cpu_has_avx512vnni()) {
       std::fill(y3.begin(), y3.end(), 1e9f);
       cpu::q4q8_gemm_avx512vnni(p8, xq.data(), d.data(), gz.data(), n, y3.data(), out, 0, p8.n_super());
+      CHECK(y3 == y1);
+      // One token at a time (the decode path) and two at a time.
+      std::fill(y3.begin(), y3.end(), 1e9f);
+      for (int t = 0; t < n; t += (t < 4 ? 1 : 2))
+        cpu::q4q8_gemm_avx512vnni(p8, xq.data() + static_cast<size_t>(t) * in, d.data() + static_cast<size_t>(t) * nb,
+                                  gz.data() + static_cast<size_t>(t) * ng, std::min(t < 4 ? 1 : 2, n - t),
+                                  y3.data() + static_cast<size_t>(t) * out, out, 0, p8.n_super());
       CHECK(y3 == y1);
     } else {
       MESSAGE("no AVX-512 VNNI on this CPU: the VNNI int8 kernel is not checked");
