@@ -85,7 +85,7 @@ struct BackendOptions {
   int n_slots = 1;
   int max_seq_len = 0;  // 0: the model's max_seq_len
   int threads = 0;      // CPU threads; 0: all cores
-  // CPU only. Off (the default): 4-bit layers multiply int8-quantized
+  // CPU only. Off (the default): 2/3/4-bit layers multiply int8-quantized
   // activations (llama.cpp's Q8_0 method: one scale per 32 values; several
   // times faster, logits within quantization noise of the exact path but no
   // longer within 1e-4 of a float64 reference). On: fp32 activations and the

@@ -147,7 +147,7 @@ class CpuBackend final : public Backend {
     dst.in = src.in;
     dst.out = src.out;
     if (src.q) {
-      if (int8_ && src.q->bits == 4 && cpu::can_pack(*src.q)) {
+      if (int8_ && src.q->bits <= 4 && cpu::can_pack(*src.q)) {
         dst.q8 = std::make_unique<cpu::PackedQ4x8>(cpu::pack_q4x8(*src.q));
       } else if (cpu::can_pack(*src.q)) {
         dst.q = std::make_unique<PackedQuant>(cpu::pack_quant(*src.q));

@@ -146,8 +146,8 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
   p.perm = q.perm;
   const int nb = q.in / 32, ns = p.n_super();
   p.q.assign(static_cast<size_t>(ns) * nb * 1024);
-  // Source word 4b+c of column j holds reordered rows 32b+8c .. +7, row 8c+i
-  // in nibble i.
+  // 4-bit: source word 4b+c of column j holds reordered rows 32b+8c .. +7,
+  // row 8c+i in nibble i. 2- and 3-bit values are widened to nibbles.
   for (int s = 0; s < ns; ++s)
     for (int b = 0; b < nb; ++b)
       for (int tile = 0; tile < 4; ++tile)
@@ -155,7 +155,18 @@ PackedQ4x8 pack_q4x8(const QuantLinear& q) {
           for (int col = 0; col < 16; ++col) {
             const int j = 64 * s + 16 * tile + col;
             if (j >= q.out) continue;
-            const uint32_t v = q.qweight[static_cast<size_t>(4 * b + c) * q.out + j];
+            uint32_t v = 0;
+            if (q.bits == 4) {
+              v = q.qweight[static_cast<size_t>(4 * b + c) * q.out + j];
+            } else {
+              // 32 rows of `bits` bits in `bits` consecutive words: one stream.
+              unsigned __int128 stream = 0;
+              for (int wi = q.bits - 1; wi >= 0; --wi)
+                stream = (stream << 32) | q.qweight[static_cast<size_t>(q.bits * b + wi) * q.out + j];
+              const uint32_t mask = (1u << q.bits) - 1;
+              for (int i = 0; i < 8; ++i)
+                v |= (static_cast<uint32_t>(stream >> (q.bits * (8 * c + i))) & mask) << (4 * i);
+            }
             uint8_t* dst = &p.q[(static_cast<size_t>(s) * nb + b) * 1024 + tile * 256 + c * 64 + col * 4];
             for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(((v >> (4 * i)) & 15) | (((v >> (4 * i + 16)) & 15) << 4));
           }

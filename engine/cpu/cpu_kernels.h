@@ -84,7 +84,7 @@ void sgemm_ref(const float* w, int in, const float* x, int n, float* y, int ldy,
 void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, int cb0, int cb1);
 void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1);
 
-// The int8-activation path for 4-bit layers (BackendOptions::exact off),
+// The int8-activation path for 2/3/4-bit layers (BackendOptions::exact off),
 // llama.cpp-style: activations quantized to int8 per 32 reordered rows,
 // integer dot products, and for column j of group g
 //   y[j] += s[g][j] * (sum_b d_b * sum_k q_kj * xq_k  -  z[g][j] * gz[g]).
@@ -107,7 +107,9 @@ struct PackedQ4x8 {
   std::vector<int32_t> perm;
   int n_super() const { return out_pad / 64; }
 };
-PackedQ4x8 pack_q4x8(const QuantLinear& q);  // needs bits == 4 and can_pack()
+// Needs bits 2, 3 or 4 and can_pack(); 2- and 3-bit values are stored as
+// nibbles (more bytes than packed, but the same fast kernel).
+PackedQ4x8 pack_q4x8(const QuantLinear& q);
 
 // x [in] -> xq int8 [in] in reordered row order (x_r[k] = x[perm[k]], or x
 // itself when perm is null), d [in/32] block scales (amax/127), gz [n_groups]

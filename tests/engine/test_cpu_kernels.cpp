@@ -120,13 +120,15 @@ TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI
   std::mt19937 rng(3);
   std::uniform_int_distribution<uint32_t> u32;
   std::uniform_real_distribution<float> uf(-1, 1);
-  struct Shape { int in, out, gs; bool act_order; };
+  struct Shape { int in, out, gs; bool act_order; int bits = 4; };
   for (Shape sh : {Shape{256, 48, 64, true}, Shape{128, 200, 32, true}, Shape{320, 64, -1, false},
-                   Shape{512, 136, 128, true}, Shape{96, 8, 32, false}}) {
+                   Shape{512, 136, 128, true}, Shape{96, 8, 32, false}, Shape{256, 96, 128, true, 3},
+                   Shape{128, 64, -1, false, 3}, Shape{192, 80, 64, true, 2}}) {
     CAPTURE(sh.in);
     CAPTURE(sh.out);
+    CAPTURE(sh.bits);
     const int in = sh.in, out = sh.out, ng = sh.gs == -1 ? 1 : in / sh.gs;
-    std::vector<uint32_t> qw(static_cast<size_t>(in) / 8 * out), qz((static_cast<size_t>(ng) * out + 7) / 8);
+    std::vector<uint32_t> qw(static_cast<size_t>(in) * sh.bits / 32 * out), qz(static_cast<size_t>(ng) * out + 1);
     for (auto& v : qw) v = u32(rng);
     for (auto& v : qz) v = u32(rng);
     std::vector<float> sc(static_cast<size_t>(ng) * out);
@@ -134,7 +136,7 @@ TEST_CASE("int8-activation 4-bit path: packing, portable == AVX2 == AVX-512 VNNI
     std::vector<int32_t> gi(in);
     for (int i = 0; i < in; ++i) gi[i] = sh.gs == -1 ? 0 : i / sh.gs;
     if (sh.act_order) std::shuffle(gi.begin(), gi.end(), rng);
-    auto q = make_quant_linear(in, out, 4, sh.gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
+    auto q = make_quant_linear(in, out, sh.bits, sh.gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
     REQUIRE(q.ok());
     const QuantLinear& ql = **q;
     auto exact = cpu::pack_quant(ql);

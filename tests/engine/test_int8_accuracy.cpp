@@ -32,8 +32,10 @@ std::vector<float> score(Model& m, const std::vector<int32_t>& ids) {
 }
 }  // namespace
 
-TEST_CASE("int8 activations on stories260K 4-bit g128: error well inside the quantization error") {
-  auto dir = rewoo::test::gptq_dir("gptq-4bit-128g-actorder_True");
+TEST_CASE("int8 activations on stories260K 4-bit g128 and 3-bit: error well inside the quantization error") {
+ for (std::string v : {"gptq-4bit-128g-actorder_True", "gptq-3bit-noneg-actorder_True"}) {
+  CAPTURE(v);
+  auto dir = rewoo::test::gptq_dir(v);
   auto fast = load(dir, false), exact = load(dir, true);
   auto fp = load(rewoo::test::stories_dir() / "stories260K.bin", true, rewoo::test::stories_dir() / "tok512.model");
   CHECK(fast->backend().name().find("int8") != std::string::npos);
@@ -44,8 +46,8 @@ TEST_CASE("int8 activations on stories260K 4-bit g128: error well inside the qua
   auto lf = score(*fast, ids), le = score(*exact, ids), lp = score(*fp, ids);
   const double e_int8 = rewoo::test::rel_err(lf, le), e_quant = rewoo::test::rel_err(le, lp);
   const double e_ref = rewoo::test::rel_err(lf, ref.data);
-  MESSAGE("logits relative error: int8 vs exact " << e_int8 << ", int8 vs float64 reference " << e_ref
-          << "; 4-bit vs fp32 model (quantization) " << e_quant);
+  MESSAGE(v << ": logits relative error: int8 vs exact " << e_int8 << ", int8 vs float64 reference " << e_ref
+          << "; GPTQ vs fp32 model (quantization) " << e_quant);
   CHECK(e_int8 > 0);
   CHECK(e_int8 < 0.25 * e_quant);
   // The argmax (greedy choice) agrees at nearly every position.
@@ -55,15 +57,16 @@ TEST_CASE("int8 activations on stories260K 4-bit g128: error well inside the qua
     auto a = lf.begin() + static_cast<ptrdiff_t>(t * vocab), b = le.begin() + static_cast<ptrdiff_t>(t * vocab);
     agree += std::max_element(a, a + vocab) - a == std::max_element(b, b + vocab) - b;
   }
-  MESSAGE("argmax agrees at " << agree << " of " << ids.size() << " positions");
+  MESSAGE(v << ": argmax agrees at " << agree << " of " << ids.size() << " positions");
   CHECK(agree >= static_cast<int>(ids.size()) * 95 / 100);
 
   auto text = rewoo::test::read_file(rewoo::test::stories_dir() / "golden_greedy_256.txt");
   auto toks = fp->tokenizer().encode(text, true);
   Generator gf(*fast), ge(*exact), gp(*fp);
   double pf = *gf.perplexity(toks), pe = *ge.perplexity(toks), pp = *gp.perplexity(toks);
-  MESSAGE("golden-text perplexity: fp32 " << pp << ", 4-bit exact " << pe << ", 4-bit int8 activations " << pf);
+  MESSAGE(v << ": golden-text perplexity: fp32 " << pp << ", GPTQ exact " << pe << ", GPTQ int8 activations " << pf);
   CHECK(std::abs(pf / pe - 1) < 0.25 * (pe / pp - 1));
+ }
 }
 
 TEST_CASE("int8 activations on the trained demo model (4-bit g32): same greedy text, perplexity close to exact") {
