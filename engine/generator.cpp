@@ -124,7 +124,6 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
   }
   const Tokenizer& tok = model_.tokenizer();
   Backend& be = model_.backend();
-  const int vocab = model_.config().vocab_size;
   const int32_t eos = model_.config().eos_id;
 
   std::deque<size_t> queue;
@@ -133,7 +132,6 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
   PrefixCache& cache = model_.prefix_cache();
   std::vector<int> free_slots;
   for (int s = 0; s < be.n_slots(); ++s) free_slots.push_back(s);
-  std::vector<float> scratch(vocab);
 
   auto start_next = [&]() {
     while (!queue.empty() && !free_slots.empty()) {
@@ -242,9 +240,7 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
         s.prefilled = true;
         s.cached += static_cast<int>(s.pending.size());
         s.pending.clear();
-        std::span<float> row = logits.row(e++);
-        std::copy(row.begin(), row.end(), scratch.begin());
-        std::span<float> l(scratch);
+        std::span<float> l = logits.row(e++);  // processed in place: nothing reads the row again
         if (s.opts->processor) s.opts->processor->apply(l);
         int32_t next = s.sampler->sample(l, s.history);
         if (next == eos && s.opts->stop_at_eos) {

@@ -61,4 +61,14 @@ Result<std::unique_ptr<Model>> Model::from_weights(std::shared_ptr<const Weights
   return m;
 }
 
+std::unique_ptr<Model> Model::from_backend(std::shared_ptr<const Weights> weights,
+                                           std::unique_ptr<Tokenizer> tokenizer,
+                                           std::unique_ptr<Backend> backend) {
+  std::unique_ptr<Model> m(new Model());
+  m->weights_ = std::move(weights);
+  m->tokenizer_ = std::move(tokenizer);
+  m->backend_ = std::move(backend);
+  return m;
+}
+
 }  // namespace rewoo::engine

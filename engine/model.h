@@ -39,6 +39,11 @@ class Model {
   static Result<std::unique_ptr<Model>> from_weights(std::shared_ptr<const Weights> weights,
                                                      std::unique_ptr<Tokenizer> tokenizer,
                                                      const BackendOptions& opts);
+  // Wraps a backend built elsewhere (test and benchmark fakes). The weights
+  // may hold only the config (vocab size, EOS) when the backend needs none.
+  static std::unique_ptr<Model> from_backend(std::shared_ptr<const Weights> weights,
+                                             std::unique_ptr<Tokenizer> tokenizer,
+                                             std::unique_ptr<Backend> backend);
 
   const ModelConfig& config() const { return weights_->config; }
   const QuantConfig& quant() const { return weights_->quant; }
