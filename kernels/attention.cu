@@ -31,6 +31,7 @@ __global__ void __launch_bounds__(kThreads)
                            const int32_t* __restrict__ slot, float* __restrict__ part_o,
                            float2* __restrict__ part_ml, int n_heads, int n_kv, int hd,
                            int max_seq, int chunk, int n_splits, float scale) {
+  pdl_enter();
   const int split = blockIdx.x, kvh = blockIdx.y, t = blockIdx.z;
   const int L = pos[t] + 1;
   const int j0 = split * chunk;
@@ -156,6 +157,7 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_o,
                                          const int32_t* __restrict__ pos, float* __restrict__ out,
                                          int n_heads, int hd, int chunk, int n_splits,
                                          half* __restrict__ out_h, const int32_t* __restrict__ dest) {
+  pdl_enter();
   const int h = blockIdx.x, t = blockIdx.y;
   const int used = min(n_splits, ceil_div(pos[t] + 1, chunk));
   const size_t head = (size_t)t * n_heads + h;
@@ -193,11 +195,11 @@ void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
   const int G = n_heads / n_kv;
   const size_t smem = (size_t)(kThreads / (hd / 8)) * G * hd * sizeof(float);
   dim3 grid(n_splits, n_kv, T);
-  attention_split_kernel<<<grid, kThreads, smem, stream>>>(q, k_cache, v_cache, pos, slot, part_o,
-                                                           part_ml, n_heads, n_kv, hd, max_seq,
-                                                           chunk, n_splits, scale);
-  attention_combine_kernel<<<dim3(n_heads, T), min(hd, 256), 0, stream>>>(
-      part_o, part_ml, pos, out, n_heads, hd, chunk, n_splits, out_h, dest);
+  launch_kernel(attention_split_kernel, grid, dim3(kThreads), smem, stream, q, k_cache, v_cache, pos,
+                slot, part_o, part_ml, n_heads, n_kv, hd, max_seq, chunk, n_splits, scale);
+  launch_kernel(attention_combine_kernel, dim3(n_heads, T), dim3(min(hd, 256)), 0, stream,
+                (const float*)part_o, (const float2*)part_ml, pos, out, n_heads, hd, chunk,
+                n_splits, out_h, dest);
 }
 
 }  // namespace rewoo::kernels

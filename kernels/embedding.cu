@@ -1,11 +1,14 @@
 #include "kernels/embedding.cuh"
 
+#include "kernels/common.cuh"
+
 namespace rewoo::kernels {
 namespace {
 
 template <typename W>
 __global__ void embedding_kernel(const int32_t* __restrict__ tokens, const W* __restrict__ table,
                                  float* __restrict__ out, int dim, int vocab) {
+  pdl_enter();
   const int id = tokens[blockIdx.x];
   const bool ok = id >= 0 && id < vocab;
   float* o = out + (size_t)blockIdx.x * dim;

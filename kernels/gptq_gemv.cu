@@ -255,7 +255,11 @@ __global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
     }
   };
   // Two register buffers: the next U k-blocks load while these are computed.
+  // The first weights (never written by any kernel) load before the wait for
+  // the previous kernel; x and out are touched only after it.
+  pdl_trigger();
   if (n_my > 0) load(0, 0);
+  pdl_wait();
   {
     // Stage this block's slice of x (rows < M) while the first weights load.
     const int rows = min(M, 16 * MT);
@@ -373,13 +377,14 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   const int ksplit = ceil_div(K, kchunk);
   dim3 grid(nb_n, ksplit);
   const size_t smem = (size_t)rows * (kchunk + 8) * sizeof(half);
-  kernel<<<grid, 32 * kWarpsN * kWarpsK, smem, stream>>>(xh, qweight, sz, bias, out, M, K, N, ldo,
-                                                         shift, kchunk);
+  launch_kernel(kernel, grid, dim3(32 * kWarpsN * kWarpsK), smem, stream, xh, qweight, sz, bias, out,
+                M, K, N, ldo, shift, kchunk);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
                                         const int32_t* __restrict__ dest, half* __restrict__ xh,
                                         int M, int K) {
+  pdl_enter();
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (size_t)M * K) return;
   const size_t m = i / K;
@@ -389,6 +394,7 @@ __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
 __global__ void gptq_dequant_kernel(const uint32_t* __restrict__ qweight,
                                     const half2* __restrict__ sz, half* __restrict__ w, int K,
                                     int N, int bits, int group_size) {
+  pdl_enter();
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
   const int unit = blockIdx.y;  // 32 reordered rows
   if (n >= N) return;
@@ -425,6 +431,7 @@ __global__ void gptq_dequant_kernel(const uint32_t* __restrict__ qweight,
 __global__ void gptq_permute_half_kernel(const float* __restrict__ x,
                                          const int32_t* __restrict__ perm, half* __restrict__ xh,
                                          int M, int K) {
+  pdl_enter();
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (size_t)M * K) return;
   const int m = (int)(i / K), k = (int)(i % K);
@@ -499,20 +506,23 @@ void gptq_stage_input(cudaStream_t stream, const float* x, const int32_t* dest, 
                       int K) {
   const size_t n = (size_t)M * K;
   if (n == 0) return;
-  gptq_stage_input_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(x, dest, xh, M, K);
+  launch_kernel(gptq_stage_input_kernel, dim3((unsigned)((n + 255) / 256)), dim3(256), 0, stream, x,
+                dest, xh, M, K);
 }
 
 void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w, int K,
                   int N, int bits, int group_size) {
   dim3 grid(ceil_div(N, 128), ceil_div(K, 32));
-  gptq_dequant_kernel<<<grid, 128, 0, stream>>>(qweight, sz, w, K, N, bits, group_size);
+  launch_kernel(gptq_dequant_kernel, grid, dim3(128), 0, stream, qweight, sz, w, K, N, bits,
+                group_size);
 }
 
 void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm, half* xh, int M,
                        int K) {
   const size_t n = (size_t)M * K;
   if (n == 0) return;
-  gptq_permute_half_kernel<<<(unsigned)ceil_div((int)n, 256), 256, 0, stream>>>(x, perm, xh, M, K);
+  launch_kernel(gptq_permute_half_kernel, dim3((unsigned)ceil_div((int)n, 256)), dim3(256), 0,
+                stream, x, perm, xh, M, K);
 }
 
 void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N) {

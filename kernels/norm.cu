@@ -11,6 +11,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
                                float* __restrict__ out, int T, int dim, float eps, float* zero,
                                size_t zero_n, half* __restrict__ out_h,
                                const int32_t* __restrict__ dest) {
+  pdl_enter();
   __shared__ float partial[32];
   if (zero) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n;
@@ -55,8 +56,8 @@ void rmsnorm(cudaStream_t stream, const float* x, const float* w, float* out, in
   const int zero_blocks = (int)std::min<size_t>((zero_n + 1023) / 1024, 264);
   // Few rows (decode): wide blocks, the row is a latency-bound reduction.
   const int threads = T <= 64 ? 1024 : 256;
-  rmsnorm_kernel<<<std::max(T, zero_blocks), threads, 0, stream>>>(x, w, out, T, dim, eps, zero,
-                                                               zero_n, out_h, dest);
+  launch_kernel(rmsnorm_kernel, dim3(std::max(T, zero_blocks)), dim3(threads), 0, stream, x, w, out,
+                T, dim, eps, zero, zero_n, out_h, dest);
 }
 
 }  // namespace rewoo::kernels

@@ -12,6 +12,7 @@ __global__ void rope_kv_kernel(const float* __restrict__ qkv, const int32_t* __r
                                const float* __restrict__ cos_sin, float* __restrict__ q_out,
                                half* __restrict__ k_cache, half* __restrict__ v_cache,
                                int n_heads, int n_kv, int hd, int max_seq, bool interleaved) {
+  pdl_enter();
   const int t = blockIdx.x;
   const int p = pos[t];
   const size_t row = (size_t)(n_heads + 2 * n_kv) * hd;
@@ -49,8 +50,8 @@ void rope_kv_write(cudaStream_t stream, const float* qkv, const int32_t* pos, co
                    int n_heads, int n_kv, int hd, int max_seq, bool interleaved) {
   if (T <= 0) return;
   const int per_token = std::max(1, std::min(16, ((n_heads + n_kv) * hd / 2 + 255) / 256));
-  rope_kv_kernel<<<dim3(T, per_token), 256, 0, stream>>>(qkv, pos, slot, cos_sin, q_out, k_cache, v_cache, n_heads,
-                                        n_kv, hd, max_seq, interleaved);
+  launch_kernel(rope_kv_kernel, dim3(T, per_token), dim3(256), 0, stream, qkv, pos, slot, cos_sin,
+                q_out, k_cache, v_cache, n_heads, n_kv, hd, max_seq, interleaved);
 }
 
 }  // namespace rewoo::kernels

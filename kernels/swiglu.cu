@@ -11,6 +11,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
                               float* __restrict__ out, int T, int hidden, float* zero,
                               size_t zero_n, half* __restrict__ out_h,
                               const int32_t* __restrict__ dest) {
+  pdl_enter();
   const size_t n = (size_t)T * hidden;
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -32,8 +33,8 @@ void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* 
   const size_t n = (size_t)T * hidden;
   if (n == 0) return;
   const int blocks = (int)std::min<size_t>((n + 255) / 256, 132 * 8);
-  swiglu_kernel<<<blocks, 256, 0, stream>>>(gu, ld, up_offset, out, T, hidden, zero, zero_n,
-                                            out_h, dest);
+  launch_kernel(swiglu_kernel, dim3(blocks), dim3(256), 0, stream, gu, ld, up_offset, out, T, hidden,
+                zero, zero_n, out_h, dest);
 }
 
 }  // namespace rewoo::kernels
