@@ -238,7 +238,11 @@ class LlamaForCausalLM(nn.Module):
         h = self.hidden(ids)
         sel = targets != -100
         logits = self.logits(h[sel]).float()
-        return F.cross_entropy(logits, targets[sel])
+        t = targets[sel]
+        # Cross-entropy from elementwise ops and reductions only (no scatter in
+        # the backward pass), so that deterministic mode has nothing to refuse.
+        target_logit = (logits * F.one_hot(t, logits.shape[-1]).to(logits.dtype)).sum(-1)
+        return (torch.logsumexp(logits, -1) - target_logit).mean()
 
 # ---- greedy generation for the evaluation ---------------------------------------------
 
@@ -402,9 +406,9 @@ def main():
     ap.add_argument("--batch-tokens", type=int, default=96 * 1024)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=100000,
-                    help="length of the cosine schedule (steps); the committed model stopped "
-                         "long before its end, so its learning rate stayed near --lr")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="length of the cosine schedule (steps; default: --max-steps, so the "
+                         "learning rate decays to a tenth of --lr by the last step)")
     ap.add_argument("--max-steps", type=int, default=3008,
                     help="stop after this many steps (3008: what the committed model got in "
                          "4.4 minutes on one H200)")
@@ -413,6 +417,9 @@ def main():
     ap.add_argument("--eval-questions", type=int, default=250)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--nondeterministic", action="store_true",
+                    help="allow nondeterministic GPU kernels (faster; by default two runs with "
+                         "the same seed on the same GPU type give the same weights)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
 
@@ -421,9 +428,16 @@ def main():
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
+    deterministic = not args.nondeterministic
+    if deterministic:
+        # cuBLAS needs a fixed workspace before its first use to be deterministic.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
 
+    if args.steps is None:
+        args.steps = args.max_steps
     data = build_dataset(args)
     c = {"vocab_size": 32000, "hidden_size": args.dim, "intermediate_size": args.ffn,
          "num_hidden_layers": args.layers, "num_attention_heads": args.heads,
@@ -441,6 +455,22 @@ def main():
     loss_fn = model.loss
     if args.compile and hasattr(torch, "compile"):
         loss_fn = torch.compile(model.loss, dynamic=True)
+
+    if deterministic and device.type == "cuda":
+        # One forward/backward on a small batch: an op without a deterministic
+        # kernel fails here, and the run goes on without the guarantee.
+        try:
+            bidx = next(iter(make_batches(data, 4096, random.Random(0))))
+            x, y = collate(data, bidx)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                loss_fn(x.to(device), y.to(device)).backward()
+            torch.cuda.synchronize()
+        except RuntimeError as e:
+            print(f"deterministic mode refused an operation, continuing without it: {e}",
+                  flush=True)
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            deterministic = False
+        opt.zero_grad(set_to_none=True)
 
     rng = random.Random(args.seed)
     log, step, epoch, tokens = [], 0, 0, 0
@@ -477,9 +507,17 @@ def main():
     train_s = time.time() - t_train
     print(f"trained {step} steps, {tokens / 1e6:.1f}M tokens (padded) in {train_s:.0f} s", flush=True)
     model.eval()
+    import hashlib
+    digest = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(p.detach().float().cpu().numpy().tobytes())
+    weights_sha256 = digest.hexdigest()
+    print(f"weights sha256 {weights_sha256} (deterministic: {deterministic})", flush=True)
     save_model(model, c, args.out)
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
+    torch.use_deterministic_algorithms(False)  # greedy evaluation needs no guarantee
     t0 = time.time()
     summary, results = evaluate(model, sp, device, args.eval_questions)
     summary["eval_seconds"] = time.time() - t0
@@ -488,6 +526,7 @@ def main():
         json.dump({"summary": summary, "results": results}, f, indent=1)
     with open(os.path.join(args.out, "train_log.json"), "w") as f:
         json.dump({"args": vars(args), "config": c, "parameters": nparams, "steps": step,
+                   "deterministic": deterministic, "weights_sha256": weights_sha256,
                    "epochs": epoch, "train_seconds": train_s,
                    "total_seconds": time.time() - t_start, "log": log}, f, indent=1)
 
