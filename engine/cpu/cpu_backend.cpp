@@ -27,7 +27,8 @@ struct CpuLinear {
   cpu::HugeArray<uint16_t> w16;    // fp16 [out, in] instead, when every value is an fp16 (half the reads)
   std::vector<float> deq;          // dequantized copy when a GPTQ layer cannot be packed
   std::unique_ptr<PackedQuant> q;  // packed GPTQ layer
-  std::unique_ptr<cpu::PackedQ4x8> q8;  // or (4-bit, not exact) the int8-activation layout
+  std::unique_ptr<cpu::PackedQ4x8> q8;  // or (2/3/4-bit, not exact) the int8-activation layout
+  std::unique_ptr<cpu::PackedQ4Cols> qc;  // or (4-bit, exact, AVX-512) the table-lookup layout
   const float* bias = nullptr;
 };
 
@@ -149,6 +150,8 @@ class CpuBackend final : public Backend {
     if (src.q) {
       if (int8_ && src.q->bits <= 4 && cpu::can_pack(*src.q)) {
         dst.q8 = std::make_unique<cpu::PackedQ4x8>(cpu::pack_q4x8(*src.q));
+      } else if (vnni_ && src.q->bits == 4 && cpu::can_pack(*src.q)) {
+        dst.qc = std::make_unique<cpu::PackedQ4Cols>(cpu::pack_q4_cols(*src.q));
       } else if (cpu::can_pack(*src.q)) {
         dst.q = std::make_unique<PackedQuant>(cpu::pack_quant(*src.q));
       } else {
@@ -247,6 +250,19 @@ class CpuBackend final : public Backend {
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(q.in) * 64) + 1);
       parallel(q.n_super(), min_chunk, [&](size_t b, size_t e) {
         q4q8_(q, xq_.data(), xd_.data(), xgz_.data(), n, y, q.out, static_cast<int>(b), static_cast<int>(e));
+      });
+    } else if (l.qc) {
+      const cpu::PackedQ4Cols& q = *l.qc;
+      const float* xr = x;
+      if (!q.perm.empty()) {
+        xperm_.resize(static_cast<size_t>(n) * q.in);
+        for (int t = 0; t < n; ++t)
+          for (int k = 0; k < q.in; ++k) xperm_[static_cast<size_t>(t) * q.in + k] = x[static_cast<size_t>(t) * q.in + q.perm[k]];
+        xr = xperm_.data();
+      }
+      size_t min_chunk = std::max<size_t>(4, 65536 / (static_cast<size_t>(q.in) * std::max(1, n)) + 1);
+      parallel(q.out, min_chunk, [&](size_t b, size_t e) {
+        cpu::q4_cols_gemm_avx512(q, xr, n, y, q.out, static_cast<int>(b), static_cast<int>(e));
       });
     } else if (l.q) {
       const PackedQuant& q = *l.q;

@@ -240,6 +240,51 @@ void q4q8_gemm_ref(const PackedQ4x8& w, const int8_t* xq, const float* d, const 
     }
 }
 
+PackedQ4Cols pack_q4_cols(const QuantLinear& q) {
+  PackedQ4Cols p;
+  p.in = q.in;
+  p.out = q.out;
+  p.n_groups = q.n_groups;
+  p.bounds = q.group_bounds;
+  p.perm = q.perm;
+  p.q.assign(static_cast<size_t>(q.out) * q.in / 2);
+  auto nib = [&](int r, int j) { return (q.qweight[static_cast<size_t>(r / 8) * q.out + j] >> (4 * (r % 8))) & 15; };
+  for (int j = 0; j < q.out; ++j)
+    for (int b = 0; b < q.in / 32; ++b)
+      for (int i = 0; i < 16; ++i)
+        p.q[static_cast<size_t>(j) * (q.in / 2) + 16 * b + i] =
+            static_cast<uint8_t>(nib(32 * b + i, j) | (nib(32 * b + 16 + i, j) << 4));
+  p.scales.resize(static_cast<size_t>(q.out) * q.n_groups);
+  p.szeros.resize(p.scales.size());
+  for (int j = 0; j < q.out; ++j)
+    for (int g = 0; g < q.n_groups; ++g) {
+      const float s = q.scales[static_cast<size_t>(g) * q.out + j];
+      p.scales[static_cast<size_t>(j) * q.n_groups + g] = s;
+      p.szeros[static_cast<size_t>(j) * q.n_groups + g] = s * static_cast<float>(q.zeros[static_cast<size_t>(g) * q.out + j]);
+    }
+  return p;
+}
+
+void q4_cols_gemm_ref(const PackedQ4Cols& w, const float* x, int n, float* y, int ldy, int c0, int c1) {
+  for (int c = c0; c < c1; ++c) {
+    const uint8_t* qc = w.q.data() + static_cast<size_t>(c) * (w.in / 2);
+    for (int t = 0; t < n; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * w.in;
+      float acc = 0;
+      for (int g = 0; g < w.n_groups; ++g) {
+        const float s = w.scales[static_cast<size_t>(c) * w.n_groups + g], sz = w.szeros[static_cast<size_t>(c) * w.n_groups + g];
+        for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b)
+          for (int i = 0; i < 16; ++i) {
+            const uint8_t v = qc[16 * b + i];
+            acc += xt[32 * b + i] * fp16_round(static_cast<float>(v & 15) * s - sz);
+            acc += xt[32 * b + 16 + i] * fp16_round(static_cast<float>(v >> 4) * s - sz);
+          }
+      }
+      y[static_cast<size_t>(t) * ldy + c] = acc;
+    }
+  }
+}
+
 float dot_ref(const float* a, const float* b, int n) {
   float s = 0.0f;
   for (int i = 0; i < n; ++i) s += a[i] * b[i];

@@ -135,6 +135,26 @@ void q4q8_gemm_avx2(const PackedQ4x8& w, const int8_t* xq, const float* d, const
 void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
                           int ldy, int s0, int s1);
 
+// The exact path for 4-bit layers on AVX-512: the same fp16-rounded weights
+// as qgemm_ref, looked up in a 16-entry table per column and group (one
+// vpermps dequantizes 16 weights), summed in another order (agrees with
+// qgemm_ref to float rounding).
+//   q: uint8 [out][in/32][16]: byte i of a column's 32-row block holds
+//      reordered row 32b+i (low nibble) and 32b+16+i (high nibble).
+//   scales, szeros: fp32 [out][n_groups] (szeros = scale * zero).
+struct PackedQ4Cols {
+  int in = 0, out = 0, n_groups = 0;
+  HugeArray<uint8_t> q;
+  std::vector<float> scales, szeros;
+  std::vector<int32_t> bounds;
+  std::vector<int32_t> perm;
+};
+PackedQ4Cols pack_q4_cols(const QuantLinear& q);  // needs bits == 4 and can_pack()
+// Y[n, out] (row stride ldy) for columns [c0, c1); x: [n, in] reordered.
+void q4_cols_gemm_avx512(const PackedQ4Cols& w, const float* x, int n, float* y, int ldy, int c0, int c1);
+// The same sums with the portable dequantization, for tests.
+void q4_cols_gemm_ref(const PackedQ4Cols& w, const float* x, int n, float* y, int ldy, int c0, int c1);
+
 // Attention's inner loops: sum a[i] * b[i], and y[i] += a * x[i], i < n.
 // The AVX2 versions use 8-wide partial sums and fused multiply-adds, so they
 // agree with the portable ones to float rounding (tested to 1e-6), not bit

@@ -1,6 +1,12 @@
 // AVX-512 VNNI version of the int8-activation 4-bit kernel; compiled with
 // -mavx512f -mavx512bw -mavx512vl -mavx512vnni and called only after
 // cpu_has_avx512vnni().
+// GCC 12 warns inside its own AVX-512 intrinsic headers (their deliberately
+// undefined pass-through operands); nothing in this file is uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>
@@ -144,6 +150,68 @@ void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d,
         for (int j = 0; 64 * s + j < w.out; ++j) yt[j] = tmp[j];
       }
     }
+}
+
+namespace {
+// C columns and T tokens: per group, each column's 16 possible weights
+// fp16(scale * q - scale * zero) (as qgemm_ref computes them) in one
+// register; per 32-row block, two vpermps dequantize the column's 32 weights
+// and every token multiplies them. Two accumulators per column and token
+// (rows 0-15 and 16-31 of each block) keep enough FMAs in flight.
+template <int C, int T>
+void q4_cols_tile(const PackedQ4Cols& w, const float* x, int t0, float* y, int ldy, int c0) {
+  const int half = w.in / 2;
+  const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512 acc[C][T][2];
+  for (int c = 0; c < C; ++c)
+    for (int t = 0; t < T; ++t) acc[c][t][0] = acc[c][t][1] = _mm512_setzero_ps();
+  for (int g = 0; g < w.n_groups; ++g) {
+    __m512 tb[C];
+    for (int c = 0; c < C; ++c) {
+      const size_t gi = static_cast<size_t>(c0 + c) * w.n_groups + g;
+      __m512 v = _mm512_fmsub_ps(iota, _mm512_set1_ps(w.scales[gi]), _mm512_set1_ps(w.szeros[gi]));
+      tb[c] = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+      __m512 xl[T], xh[T];
+      for (int t = 0; t < T; ++t) {
+        const float* xt = x + static_cast<size_t>(t0 + t) * w.in + 32 * b;
+        xl[t] = _mm512_loadu_ps(xt);
+        xh[t] = _mm512_loadu_ps(xt + 16);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m512i v = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.q.data() + static_cast<size_t>(c0 + c) * half + 16 * b)));
+        const __m512 wl = _mm512_permutexvar_ps(v, tb[c]);  // uses the low 4 bits of each index
+        const __m512 wh = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), tb[c]);
+        for (int t = 0; t < T; ++t) {
+          acc[c][t][0] = _mm512_fmadd_ps(wl, xl[t], acc[c][t][0]);
+          acc[c][t][1] = _mm512_fmadd_ps(wh, xh[t], acc[c][t][1]);
+        }
+      }
+    }
+  }
+  for (int c = 0; c < C; ++c)
+    for (int t = 0; t < T; ++t)
+      y[static_cast<size_t>(t0 + t) * ldy + c0 + c] = _mm512_reduce_add_ps(_mm512_add_ps(acc[c][t][0], acc[c][t][1]));
+}
+
+template <int C>
+void q4_cols_tokens(const PackedQ4Cols& w, const float* x, int n, float* y, int ldy, int c) {
+  int t = 0;
+  for (; t + 4 <= n; t += 4) q4_cols_tile<C, 4>(w, x, t, y, ldy, c);
+  for (; t < n; ++t) q4_cols_tile<C, 1>(w, x, t, y, ldy, c);
+}
+}  // namespace
+
+void q4_cols_gemm_avx512(const PackedQ4Cols& w, const float* x, int n, float* y, int ldy, int c0, int c1) {
+  int c = c0;
+  if (n == 1) {
+    for (; c + 4 <= c1; c += 4) q4_cols_tile<4, 1>(w, x, 0, y, ldy, c);
+  } else {
+    for (; c + 2 <= c1; c += 2) q4_cols_tokens<2>(w, x, n, y, ldy, c);
+  }
+  for (; c < c1; ++c) q4_cols_tokens<1>(w, x, n, y, ldy, c);
 }
 
 }  // namespace rewoo::engine::cpu

@@ -76,6 +76,46 @@ TEST_CASE("AVX2 kernels match the portable kernels") {
   }
 }
 
+TEST_CASE("exact 4-bit table-lookup kernel (AVX-512) matches the exact reference kernel") {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> u32;
+  std::uniform_real_distribution<float> uf(-1, 1);
+  struct Shape { int in, out, gs; };
+  for (Shape sh : {Shape{256, 48, 64}, Shape{128, 37 * 8, 32}, Shape{320, 40, -1}, Shape{512, 24, 128}}) {
+    CAPTURE(sh.in);
+    CAPTURE(sh.out);
+    const int in = sh.in, out = sh.out, ng = sh.gs == -1 ? 1 : in / sh.gs;
+    std::vector<uint32_t> qw(static_cast<size_t>(in) / 8 * out), qz(static_cast<size_t>(ng) * out + 1);
+    for (auto& v : qw) v = u32(rng);
+    for (auto& v : qz) v = u32(rng);
+    std::vector<float> sc(static_cast<size_t>(ng) * out);
+    for (auto& v : sc) v = fp16_round(0.01f + 0.1f * std::fabs(uf(rng)));
+    std::vector<int32_t> gi(in);
+    for (int i = 0; i < in; ++i) gi[i] = sh.gs == -1 ? 0 : i / sh.gs;
+    std::shuffle(gi.begin(), gi.end(), rng);
+    auto q = make_quant_linear(in, out, 4, sh.gs, qw.data(), qz.data(), sc.data(), gi.data(), "t");
+    REQUIRE(q.ok());
+    auto exact = cpu::pack_quant(**q);
+    auto pc = cpu::pack_q4_cols(**q);
+    for (int n : {1, 6}) {
+      CAPTURE(n);
+      std::vector<float> x(static_cast<size_t>(n) * in), y0(static_cast<size_t>(n) * out), y1(y0.size(), 1e9f), y2 = y1;
+      for (auto& v : x) v = uf(rng);
+      cpu::qgemm_ref(exact, x.data(), n, y0.data(), out, 0, exact.out_pad / 8);
+      cpu::q4_cols_gemm_ref(pc, x.data(), n, y1.data(), out, 0, out);
+      CHECK(rewoo::test::rel_err(y1, y0) < 1e-6);
+      if (cpu::cpu_has_avx512vnni()) {
+        // Split across calls at odd columns, as threads may.
+        cpu::q4_cols_gemm_avx512(pc, x.data(), n, y2.data(), out, 0, 5);
+        cpu::q4_cols_gemm_avx512(pc, x.data(), n, y2.data(), out, 5, out);
+        CHECK(rewoo::test::rel_err(y2, y0) < 1e-6);
+      } else {
+        MESSAGE("no AVX-512 on this CPU: the table-lookup kernel is not checked");
+      }
+    }
+  }
+}
+
 TEST_CASE("attention loops: AVX2 dot and axpy agree with the portable ones") {
   if (!cpu::cpu_has_avx2()) {
     MESSAGE("no AVX2 on this CPU: only the portable loops run");
