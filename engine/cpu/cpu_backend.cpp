@@ -59,6 +59,7 @@ class CpuBackend final : public Backend {
     q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
     quantize_ = avx2_ ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
     attend_ = avx2_ ? cpu::attend_avx2 : cpu::attend_ref;
+    swiglu_ = avx2_ ? cpu::swiglu_avx2 : cpu::swiglu_ref;
     int8_ = !o.exact;
     layers_.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -365,11 +366,7 @@ class CpuBackend final : public Backend {
       for (int t = 0; t < n; ++t) rmsnorm(&xb[static_cast<size_t>(t) * dim], &x[static_cast<size_t>(t) * dim], LW.ffn_norm.data(), dim, c.norm_eps);
       matmul(L.w1, xb.data(), n, h1.data());
       matmul(L.w3, xb.data(), n, h3.data());
-      for (size_t i = 0; i < h1.size(); ++i) {
-        float v = h1[i];
-        v *= (1.0f / (1.0f + expf(-v)));
-        h1[i] = v * h3[i];
-      }
+      swiglu_(h1.data(), h3.data(), h1.size());
       matmul(L.w2, h1.data(), n, tmp.data());
       for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
     }
@@ -393,6 +390,7 @@ class CpuBackend final : public Backend {
   cpu::Q4Q8GemmFn q4q8_ = nullptr;
   cpu::QuantizeActFn quantize_ = nullptr;
   cpu::AttendFn attend_ = nullptr;
+  cpu::SwigluFn swiglu_ = nullptr;
   bool int8_ = false;
   bool vnni_ = false;
   std::vector<int8_t> xq_;

@@ -285,6 +285,14 @@ void q4_cols_gemm_ref(const PackedQ4Cols& w, const float* x, int n, float* y, in
   }
 }
 
+void swiglu_ref(float* h1, const float* h3, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    float v = h1[i];
+    v *= (1.0f / (1.0f + expf(-v)));
+    h1[i] = v * h3[i];
+  }
+}
+
 float dot_ref(const float* a, const float* b, int n) {
   float s = 0.0f;
   for (int i = 0; i < n; ++i) s += a[i] * b[i];

@@ -178,6 +178,12 @@ void attend_ref(const float* q, const float* K, const float* V, size_t stride, i
 void attend_avx2(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
                  float* att, float* out);
 
+// SwiGLU in place: h1[i] = silu(h1[i]) * h3[i]. The AVX2 version uses a
+// polynomial exp (a few ulp), agreeing with the portable one to ~1e-6.
+using SwigluFn = void (*)(float* h1, const float* h3, size_t n);
+void swiglu_ref(float* h1, const float* h3, size_t n);
+void swiglu_avx2(float* h1, const float* h3, size_t n);
+
 bool cpu_has_avx2();
 bool cpu_has_avx512vnni();
 

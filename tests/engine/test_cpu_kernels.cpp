@@ -138,6 +138,21 @@ TEST_CASE("attention loops: AVX2 dot and axpy agree with the portable ones") {
     cpu::axpy_avx2(0.37f, a.data(), y1.data(), n);
     CHECK(rewoo::test::rel_err(y1, y0) < 1e-6);
   }
+  // SwiGLU over a range that reaches exp's clamp on both sides.
+  {
+    const size_t n = 203;
+    std::vector<float> h1(n), h3(n), a, b;
+    for (size_t i = 0; i < n; ++i) {
+      h1[i] = -120.0f + 240.0f * static_cast<float>(i) / (n - 1);
+      h3[i] = uf(rng);
+    }
+    h1[7] = 0.0f;
+    a = h1;
+    b = h1;
+    cpu::swiglu_ref(a.data(), h3.data(), n);
+    cpu::swiglu_avx2(b.data(), h3.data(), n);
+    for (size_t i = 0; i < n; ++i) CHECK(std::fabs(b[i] - a[i]) <= 1e-6f * std::fabs(a[i]) + 1e-30f);
+  }
   // Whole heads: head sizes with and without the register-resident versions,
   // contexts with and without a 4-key remainder.
   for (int hd : {64, 128, 24}) {
