@@ -29,15 +29,6 @@ Completion to_completion(const engine::GenerateResult& g) {
 }
 }  // namespace
 
-std::shared_ptr<const grammar::Vocabulary> vocabulary_from_tokenizer(const engine::Tokenizer& tok) {
-  auto vocab = std::make_shared<grammar::Vocabulary>();
-  vocab->tokens = tok.all_token_bytes();
-  for (size_t i = 0; i < vocab->tokens.size(); ++i)
-    if (tok.is_control(static_cast<int32_t>(i))) vocab->tokens[i].clear();
-  vocab->eos = tok.eos_id();
-  return vocab;
-}
-
 EngineLanguageModel::EngineLanguageModel(std::unique_ptr<engine::Model> model,
                                          EngineLanguageModelOptions options)
     : model_(std::move(model)), options_(std::move(options)) {}

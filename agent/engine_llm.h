@@ -18,7 +18,6 @@
 #include <mutex>
 #include <string>
 
-#include "agent/grammar/token_matcher.h"
 #include "agent/llm.h"
 #include "engine/model.h"
 
@@ -35,10 +34,6 @@ struct EngineLanguageModelOptions {
   // off prefills every prompt whole. Same text either way.
   bool prefix_cache = true;
 };
-
-// The tokenizer's vocabulary as the grammar engine sees it: each id's bytes,
-// control tokens empty, EOS marked.
-std::shared_ptr<const grammar::Vocabulary> vocabulary_from_tokenizer(const engine::Tokenizer& tok);
 
 class EngineLanguageModel : public LanguageModel {
  public:

@@ -59,7 +59,7 @@ struct AgentOptions {
 };
 
 // Grammar-constrained decoding for plans and function calls (the grammar
-// engine implements it; agent/grammar_constraints.h).
+// engine implements it; agent/grammar/runtime_constraints.h).
 class Constraints {
  public:
   virtual ~Constraints() = default;

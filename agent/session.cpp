@@ -3,7 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/grammar_constraints.h"
+#include "agent/grammar/grammar_processor.h"
+#include "agent/grammar/runtime_constraints.h"
 #include "tools/default_registry.h"
 
 namespace rewoo::agent {
@@ -76,7 +77,7 @@ Result<std::unique_ptr<Session>> open_session(std::unique_ptr<LanguageModel> mod
   if (options.grammar) {
     // Models without a tokenizer (test fakes) decode unconstrained.
     if (const engine::Tokenizer* tok = s->model->tokenizer())
-      s->constraints = make_grammar_constraints(vocabulary_from_tokenizer(*tok));
+      s->constraints = grammar::make_runtime_constraints(grammar::vocabulary_from_tokenizer(*tok));
   }
   tools::Registry reg = s->registry;
   if (!options.tools.empty()) {

@@ -36,8 +36,10 @@ bool plain_key(const std::string& k) {
 
 // Plain YAML scalars that read back as strings: they start with a letter,
 // avoid ':' and '#', and a single word is none of the core schema's
-// true/false/null spellings.
-void add_yaml_plain_rules(SchemaGrammarBuilder& b) {
+// true/false/null spellings. max_chars > 0 bounds the length (about that
+// many characters, at most 3x with spaces).
+void add_yaml_plain_rules(SchemaGrammarBuilder& b, int max_chars) {
+  const std::string rep = max_chars > 0 ? fmt::format("{{0,{}}}", max_chars) : "*";
   const std::string safe_ascii = "A-Za-z0-9_.,;!?'()/+=@%&*$<>^~|";
   b.add_rule("yaml-c", "[" + safe_ascii + "-] | [\\u0080-\\U0010FFFF]");
   static const std::vector<std::string> kWords = {"true", "True", "TRUE", "false", "False",
@@ -67,13 +69,35 @@ void add_yaml_plain_rules(SchemaGrammarBuilder& b) {
     }
     std::string other = "[" + cls + "]";
     if (!prefix.empty()) other = "(" + other + " | [\\u0080-\\U0010FFFF])";
-    alts.push_back(other + " yaml-c*");
+    alts.push_back(other + " yaml-c" + rep);
     std::string body;
     for (size_t i = 0; i < alts.size(); ++i) body += (i ? " | " : "") + alts[i];
     return b.add_rule("yaml-word", "(" + body + ")");
   };
   std::string single = node("");
-  b.add_rule("yaml-plain", "[A-Za-z] yaml-c* (\" \" yaml-c+)+ | " + single);
+  // Several words: no leading, trailing or double spaces.
+  const std::string words = max_chars > 0 ? fmt::format("[A-Za-z] yaml-c{{0,{0}}} \" \" yaml-c (yaml-c | \" \" yaml-c){{0,{0}}}", max_chars)
+                                          : "[A-Za-z] yaml-c* (\" \" yaml-c+)+";
+  b.add_rule("yaml-plain", words + " | " + single);
+}
+
+// Objects that declare properties get only those (as in YAML): a schema
+// that leaves additionalProperties open would let a model write undeclared
+// params without end. Walks the schema keywords that hold subschemas.
+void close_objects(json& s) {
+  if (!s.is_object()) return;
+  if (auto p = s.find("properties"); p != s.end() && p->is_object()) {
+    for (auto& [k, sub] : p->items()) close_objects(sub);
+    if (!s.contains("additionalProperties")) s["additionalProperties"] = false;
+  }
+  for (const char* k : {"items", "additionalProperties", "not"})
+    if (auto it = s.find(k); it != s.end()) close_objects(*it);
+  for (const char* k : {"prefixItems", "anyOf", "oneOf", "allOf"})
+    if (auto it = s.find(k); it != s.end() && it->is_array())
+      for (auto& sub : *it) close_objects(sub);
+  for (const char* k : {"$defs", "definitions"})
+    if (auto it = s.find(k); it != s.end() && it->is_object())
+      for (auto& [name, sub] : it->items()) close_objects(sub);
 }
 
 }  // namespace
@@ -84,10 +108,11 @@ Result<std::string> function_call_gbnf(const tools::Registry& registry, CallForm
   SchemaGrammarBuilder b(params_options);
   std::vector<std::string> alts;
   bool yaml = format == CallFormat::kYaml;
-  if (yaml) add_yaml_plain_rules(b);
+  if (yaml) add_yaml_plain_rules(b, params_options.max_string_chars);
   for (const tools::ToolPtr& tool : registry.tools()) {
     json schema = tool_call_schema(*tool);
     const std::string name = tool->name();
+    close_objects(schema);
     if (!yaml) {
       auto e = b.add_schema(schema);
       if (!e) return e.error().wrap("tool '" + name + "' parameters");

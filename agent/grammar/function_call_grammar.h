@@ -9,7 +9,8 @@
 // YAML values: plain scalars for unconstrained strings (never ones the YAML
 // core schema would read as a number, boolean or null), JSON flow style for
 // everything else (JSON is valid YAML). Params keep schema order in YAML and
-// may come in any order in JSON.
+// may come in any order in JSON. Only declared params are written: objects
+// with `properties` are closed unless they say additionalProperties.
 #pragma once
 
 #include <string>

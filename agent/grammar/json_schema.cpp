@@ -161,11 +161,18 @@ class SchemaConverter {
       rules_.push_back({name, "[^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})"});
     } else if (name == "json-string") {
       prim("json-char");
-      rules_.push_back({name, "\"\\\"\" json-char* \"\\\"\""});
+      std::string rep = o_.max_string_chars > 0 ? fmt::format("{{0,{}}}", o_.max_string_chars) : "*";
+      rules_.push_back({name, "\"\\\"\" json-char" + rep + " \"\\\"\""});
     } else if (name == "json-number") {
-      rules_.push_back({name, "\"-\"? (\"0\" | [1-9] [0-9]*) (\".\" [0-9]+)? ([eE] [-+]? [0-9]+)?"});
+      if (int d = o_.max_number_digits; d > 0)
+        rules_.push_back({name, fmt::format("\"-\"? (\"0\" | [1-9] [0-9]{{0,{}}}) (\".\" [0-9]{{1,{}}})? ([eE] [-+]? [0-9]{{1,2}})?", d - 1, d)});
+      else
+        rules_.push_back({name, "\"-\"? (\"0\" | [1-9] [0-9]*) (\".\" [0-9]+)? ([eE] [-+]? [0-9]+)?"});
     } else if (name == "json-integer") {
-      rules_.push_back({name, "\"-\"? (\"0\" | [1-9] [0-9]*) (\".\" \"0\"+)?"});
+      if (int d = o_.max_number_digits; d > 0)
+        rules_.push_back({name, fmt::format("\"-\"? (\"0\" | [1-9] [0-9]{{0,{}}}) (\".\" \"0\"{{1,{}}})?", d - 1, d)});
+      else
+        rules_.push_back({name, "\"-\"? (\"0\" | [1-9] [0-9]*) (\".\" \"0\"+)?"});
     } else if (name == "json-boolean") {
       rules_.push_back({name, "\"true\" | \"false\""});
     } else if (name == "json-value") {
@@ -728,7 +735,9 @@ class SchemaConverter {
         if (mx && *mx < lo) {
           // no string fits
         } else {
-          std::string rep = mx ? fmt::format("{{{},{}}}", lo, *mx) : fmt::format("{{{},}}", lo);
+          std::string rep = mx                          ? fmt::format("{{{},{}}}", lo, *mx)
+                            : o_.max_string_chars > 0 ? fmt::format("{{{},{}}}", lo, std::max<long>(lo, o_.max_string_chars))
+                                                      : fmt::format("{{{},}}", lo);
           alts.push_back(add_rule(path + "-string", "\"\\\"\" " + prim("json-char") + rep + " \"\\\"\""));
         }
       } else {

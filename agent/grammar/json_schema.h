@@ -34,6 +34,14 @@ struct SchemaOptions {
   // E.g. "[ \\t\\n]*" or "\" \"?".
   std::string whitespace;
   int any_order_limit = 6;
+  // Most characters in a string the schema does not bound (no maxLength,
+  // pattern, enum or const); 0: unbounded. A bound guarantees that sampling
+  // from a model with random weights ends.
+  int max_string_chars = 0;
+  // Most digits in the integer part and in the fraction of an unconstrained
+  // number, and exponents of at most 2 digits; 0: unbounded. (A model with
+  // random weights may also write a number no parser can hold.)
+  int max_number_digits = 0;
 };
 
 Result<std::string> schema_to_gbnf(const nlohmann::json& schema, const SchemaOptions& opts = {});

@@ -25,13 +25,26 @@ Result<std::string> plan_grammar_gbnf(const std::vector<std::string>& tool_names
     for (int k = 0; k < n; ++k) s += (k ? " | " : "") + fmt::format("\"{}\"", k);
     return "(" + s + ")";
   };
+  // A reference is followed by the end of its brackets or by a character
+  // that cannot continue it: the plan parser reads a reference's closing ':'
+  // as a possible start of the next one (":evidence0:evidence1:").
+  g += "ref-follow ::= [^\\n\\r\\[\\]:#e] | \"#\" [^E\\n\\r\\[\\]:#]\n";
   for (int n = 0; n < opts.max_steps; ++n) {
     std::string item = fmt::format("item-{}", n);
-    std::string ref = n > 0 ? fmt::format(" | \":evidence\" {} \":\"", ks(n)) : "";
-    g += fmt::format("{} ::= in-char{} | \"[\" {}{} \"]\"\n", item, ref, item, star);
+    std::string input;
+    if (n == 0) {
+      g += fmt::format("{} ::= in-char{}\n", item, opts.nested_brackets ? fmt::format(" | \"[\" {}{} \"]\"", item, star) : "");
+      input = item + plus;
+    } else {
+      std::string ref = fmt::format("ref-{}", n);
+      g += fmt::format("{} ::= \":evidence\" {} \":\"\n", ref, ks(n));
+      g += fmt::format("{0} ::= in-char | {1} ref-follow{2}\n", item, ref,
+                       opts.nested_brackets ? fmt::format(" | \"[\" {}{} {}? \"]\"", item, star, ref) : "");
+      input = fmt::format("({0}{1} | {0}{2} {3})", item, plus, star, ref);
+    }
     std::string next = n + 1 < opts.max_steps ? fmt::format("(block-{} | answer-{})", n + 1, n) : fmt::format("answer-{}", n);
-    g += fmt::format("block-{} ::= \"Plan: \" thought \"\\n:evidence{}: = \" tool \"[\" {}{} \"]\\n\" {}\n", n, n, item,
-                     plus, next);
+    g += fmt::format("block-{} ::= \"Plan: \" thought \"\\n:evidence{}: = \" tool \"[\" {} \"]\\n\" {}\n", n, n, input,
+                     next);
     g += fmt::format("answer-{} ::= \"Answer: :evidence\" {} \":\" \"\\n\"?\n", n, ks(n + 1));
   }
   return g;

@@ -11,7 +11,9 @@
 // are one line with balanced brackets whose `:evidenceK:` references name
 // earlier steps only; the answer names a defined step. Thoughts avoid `=` and
 // `#` and inputs avoid `#E` and a `:` that starts anything but a reference,
-// which keeps every accepted plan clear of the parser's error cases.
+// and a reference is never followed by text that would continue it
+// (":evidence0:evidence1:"), which keeps every accepted plan clear of the
+// parser's error cases.
 #pragma once
 
 #include <string>
@@ -28,6 +30,9 @@ struct PlanGrammarOptions {
   // Most characters in a thought and items in an input (0: unbounded); a
   // bound guarantees that sampling ends.
   int max_text_chars = 0;
+  // Balanced [...] inside an input (the parser accepts them); off keeps
+  // inputs flat, which bounds a plan's length by max_text_chars.
+  bool nested_brackets = true;
 };
 
 // Errors: no tools, max_steps < 1.

@@ -1,15 +1,18 @@
-// The plan and function-call grammars the runtime decodes under: they parse,
-// accept the seed's shapes, and everything sampled under them (random walks
-// over a small vocabulary, 200 seeds each) is a plan the parser accepts or a
-// call that validates against its tool's schema.
+// The plan and function-call grammars the runtime decodes under
+// (agent/grammar/runtime_constraints.h): they parse, accept the seed's
+// shapes, and everything sampled under them through the processors the
+// runtime gets (random walks over a small vocabulary, 200 seeds each) is a
+// plan the parser accepts or a call that validates against its tool's schema.
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <random>
 
 #include "agent/function_call.h"
+#include "agent/grammar/function_call_grammar.h"
 #include "agent/grammar/grammar.h"
-#include "agent/grammar_constraints.h"
+#include "agent/grammar/plan_grammar.h"
+#include "agent/grammar/runtime_constraints.h"
 #include "agent/plan_parser.h"
 #include "tests/agent/fake_tools.h"
 
@@ -57,13 +60,28 @@ std::shared_ptr<grammar::Vocabulary> vocabulary() {
   return v;
 }
 
+// The grammars with the runtime's limits.
+std::string registry_plan_gbnf(const tools::Registry& reg, int max_steps) {
+  grammar::PlanGrammarOptions o;
+  o.max_steps = max_steps;
+  o.nested_brackets = false;
+  o.max_text_chars = grammar::RuntimeGrammarLimits{}.text_chars;
+  auto g = grammar::plan_grammar_gbnf(reg, o);
+  REQUIRE_MESSAGE(g, g.error().to_string());
+  return *g;
+}
+
+Result<std::string> function_call_gbnf(const tools::Registry& reg, CallFormat fmt) {
+  return grammar::function_call_gbnf(reg, fmt, {"\" \"?", 6, grammar::RuntimeGrammarLimits{}.string_chars, 15});
+}
+
 // Samples uniformly among allowed tokens (EOS with probability 1/2 when
 // allowed) until EOS or the processor is done.
-std::string walk(const std::shared_ptr<grammar::TokenGrammar>& tg, uint64_t seed, int max_tokens = 4000) {
-  GrammarLogitsProcessor proc(tg);
+std::string walk(engine::LogitsProcessor& proc, const grammar::Vocabulary& vocab, uint64_t seed,
+                 int max_tokens = 4000) {
   std::mt19937_64 rng(seed);
-  const auto& vocab = tg->vocabulary();
   std::string out;
+  bool ended = false;
   std::vector<float> logits(vocab.tokens.size());
   for (int i = 0; i < max_tokens && !proc.done(); ++i) {
     std::fill(logits.begin(), logits.end(), 0.0f);
@@ -73,7 +91,10 @@ std::string walk(const std::shared_ptr<grammar::TokenGrammar>& tg, uint64_t seed
       if (logits[t] == 0.0f) allowed.push_back(static_cast<int>(t));
     REQUIRE_MESSAGE(!allowed.empty(), "dead end after: " << out);
     bool eos_ok = logits[vocab.eos] == 0.0f;
-    if (eos_ok && (allowed.size() == 1 || rng() % 2 == 0)) break;
+    if (eos_ok && (allowed.size() == 1 || rng() % 2 == 0)) {
+      ended = true;
+      break;
+    }
     int t;
     do {
       t = allowed[rng() % allowed.size()];
@@ -81,14 +102,11 @@ std::string walk(const std::shared_ptr<grammar::TokenGrammar>& tg, uint64_t seed
     proc.accept(t);
     out += vocab.tokens[t];
   }
+  ended = ended || proc.done();
+  REQUIRE_MESSAGE(ended, "the walk did not end: " << out);
   return out;
 }
 
-std::shared_ptr<grammar::TokenGrammar> compile(const std::string& gbnf) {
-  auto g = grammar::Grammar::parse(gbnf);
-  REQUIRE_MESSAGE(g, (g ? "" : g.error().to_string()) << "\n" << gbnf);
-  return grammar::TokenGrammar::create(std::move(*g), vocabulary());
-}
 
 }  // namespace
 
@@ -113,6 +131,15 @@ TEST_CASE("plan grammar: accepts the seed's shape, rejects what the parser rejec
   // reference glued to text that could read as another reference.
   CHECK(!g->matches("Plan: x\n:evidence0: = DuckDuckGo[a [b]]\nAnswer: :evidence0:"));
   CHECK(!g->matches("Plan: x\n:evidence0: = DuckDuckGo[a]\nPlan: y\n:evidence1: = DuckDuckGo[:evidence0:evidence0: b]\nAnswer: :evidence1:"));
+  CHECK(g->matches("Plan: x\n:evidence0: = DuckDuckGo[a]\nPlan: y\n:evidence1: = DuckDuckGo[:evidence0: and :evidence0:]\nAnswer: :evidence1:"));
+  // Whatever else it allows, the parser accepts.
+  for (std::string tricky : {"Plan: x\n:evidence0: = DuckDuckGo[a [b]]\nAnswer: :evidence0:",
+                             "Plan: x\n:evidence0: = DuckDuckGo[a]\nPlan: y\n:evidence1: = DuckDuckGo[:evidence0:evidence0: b]\nAnswer: :evidence1:",
+                             "Plan: x\n:evidence0: = DuckDuckGo[a]\nPlan: y\n:evidence1: = DuckDuckGo[:evidence0:evidence1: b]\nAnswer: :evidence1:",
+                             "Plan: at 10:30 see :evidence0:\n:evidence0: = DuckDuckGo[a:b]\nAnswer: :evidence0:"}) {
+    CAPTURE(tricky);
+    if (g->matches(tricky)) CHECK(parse_plan(tricky, reg).plan.has_value());
+  }
   // At most max_steps steps.
   std::string five;
   for (int i = 0; i < 5; ++i)
@@ -121,12 +148,15 @@ TEST_CASE("plan grammar: accepts the seed's shape, rejects what the parser rejec
   CHECK(grammar::Grammar::parse(registry_plan_gbnf(reg, 5))->matches(five + "Answer: :evidence4:"));
 }
 
-TEST_CASE("plan grammar: 200 random walks all parse as plans") {
+TEST_CASE("plan grammar: 200 random walks through the runtime's processor all parse as plans") {
   auto reg = registry();
-  auto tg = compile(registry_plan_gbnf(reg, 6));
+  auto vocab = vocabulary();
+  auto constraints = grammar::make_runtime_constraints(vocab);
   int steps = 0;
   for (uint64_t seed = 0; seed < 200; ++seed) {
-    std::string text = walk(tg, seed);
+    auto proc = constraints->plan(reg, 6);
+    REQUIRE(proc);
+    std::string text = walk(**proc, *vocab, seed);
     auto r = parse_plan(text, reg);
     REQUIRE_MESSAGE(r.ok(), "seed " << seed << ": " << (r.ok() ? "" : r.errors[0].to_string()) << "\n" << text);
     steps += static_cast<int>(r.plan->steps.size());
@@ -134,15 +164,16 @@ TEST_CASE("plan grammar: 200 random walks all parse as plans") {
   CHECK(steps > 200);  // walks take more than one step on average
 }
 
-TEST_CASE("function-call grammars: 200 random walks per format all validate") {
+TEST_CASE("function-call grammars: 200 random walks per format through the runtime's processor all validate") {
   auto reg = registry();
+  auto vocab = vocabulary();
+  auto constraints = grammar::make_runtime_constraints(vocab);
   for (auto fmt : {CallFormat::kJson, CallFormat::kYaml}) {
-    auto gbnf = function_call_gbnf(reg, fmt);
-    REQUIRE_MESSAGE(gbnf, gbnf.error().to_string());
-    auto tg = compile(*gbnf);
     std::map<std::string, int> used;
     for (uint64_t seed = 0; seed < 200; ++seed) {
-      std::string text = walk(tg, seed);
+      auto proc = constraints->function_call(reg, fmt);
+      REQUIRE_MESSAGE(proc, proc.error().to_string());
+      std::string text = walk(**proc, *vocab, seed);
       auto call = parse_function_call(text, fmt);
       REQUIRE_MESSAGE(call, "seed " << seed << ": " << (call ? "" : call.error().to_string()) << "\n" << text);
       auto ok = check_function_call(*call, reg);
@@ -164,7 +195,20 @@ TEST_CASE("function-call grammar: exact text for a single-input tool") {
   auto y = grammar::Grammar::parse(*function_call_gbnf(r, CallFormat::kYaml));
   REQUIRE(y);
   CHECK(y->matches("function: DuckDuckGo\nparams:\n  input: \"rust lang\"\n"));
+  CHECK(y->matches("function: DuckDuckGo\nparams:\n  input: rust lang\n"));
   CHECK(!y->matches("function: DuckDuckGo\nparams:\n  query: \"rust\"\n"));
+  // Strings the schema leaves unbounded are bounded by the runtime's limit.
+  auto small = [&](CallFormat f) {
+    auto g = grammar::function_call_gbnf(r, f, {"\" \"?", 6, 5});
+    REQUIRE(g);
+    auto p = grammar::Grammar::parse(*g);
+    REQUIRE(p);
+    return std::move(*p);
+  };
+  CHECK(small(CallFormat::kJson).matches(R"({"function": "DuckDuckGo", "params": {"input": "rust!"}})"));
+  CHECK(!small(CallFormat::kJson).matches(R"({"function": "DuckDuckGo", "params": {"input": "rust lang"}})"));
+  CHECK(small(CallFormat::kYaml).matches("function: DuckDuckGo\nparams:\n  input: rusty\n"));
+  CHECK(!small(CallFormat::kYaml).matches("function: DuckDuckGo\nparams:\n  input: rustlangisgreat\n"));
 }
 
 TEST_CASE("plan grammar: a plan may open with the space a Llama model writes after ASSISTANT:") {

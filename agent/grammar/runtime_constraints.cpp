@@ -1,0 +1,75 @@
+#include "agent/grammar/runtime_constraints.h"
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "agent/grammar/function_call_grammar.h"
+#include "agent/grammar/grammar.h"
+#include "agent/grammar/grammar_processor.h"
+#include "agent/grammar/plan_grammar.h"
+
+namespace rewoo::agent::grammar {
+
+namespace {
+
+class RuntimeConstraints : public Constraints {
+ public:
+  RuntimeConstraints(std::shared_ptr<const Vocabulary> vocab, RuntimeGrammarLimits limits)
+      : vocab_(std::move(vocab)), limits_(limits) {}
+
+  Result<std::shared_ptr<engine::LogitsProcessor>> plan(const tools::Registry& registry, int max_steps) override {
+    PlanGrammarOptions o;
+    o.max_steps = std::max(1, max_steps);
+    o.leading_space = true;  // a model's first token after "ASSISTANT:" is usually "▁Plan"
+    o.max_text_chars = limits_.text_chars;
+    o.nested_brackets = false;  // flat inputs: a plan's length stays bounded
+    auto g = plan_grammar_gbnf(registry, o);
+    if (!g) return g.error();
+    return processor(*g);
+  }
+
+  Result<std::shared_ptr<engine::LogitsProcessor>> function_call(const tools::Registry& registry,
+                                                                 CallFormat format) override {
+    SchemaOptions o{"\" \"?", 6, limits_.string_chars, 15};
+    auto g = function_call_gbnf(registry, format, o);
+    if (!g) return g.error();
+    return processor(*g);
+  }
+
+ private:
+  Result<std::shared_ptr<engine::LogitsProcessor>> processor(const std::string& gbnf) {
+    std::shared_ptr<TokenGrammar> tg;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = cache_.find(gbnf);
+      if (it != cache_.end()) tg = it->second;
+    }
+    if (!tg) {
+      auto g = Grammar::parse(gbnf);
+      if (!g) return g.error().wrap("compiling a generated grammar");
+      // Lazy masks: precomputing every state of a plan grammar over a 32000
+      // vocabulary takes seconds, while one plan visits a few dozen states.
+      TokenGrammarOptions o;
+      o.precompute = false;
+      tg = TokenGrammar::create(std::move(*g), vocab_, o);
+      std::lock_guard<std::mutex> lock(mu_);
+      cache_.emplace(gbnf, tg);
+    }
+    return std::shared_ptr<engine::LogitsProcessor>(std::make_shared<GrammarProcessor>(tg));
+  }
+
+  std::shared_ptr<const Vocabulary> vocab_;
+  RuntimeGrammarLimits limits_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<TokenGrammar>> cache_;
+};
+
+}  // namespace
+
+std::shared_ptr<Constraints> make_runtime_constraints(std::shared_ptr<const Vocabulary> vocab,
+                                                      RuntimeGrammarLimits limits) {
+  return std::make_shared<RuntimeConstraints>(std::move(vocab), limits);
+}
+
+}  // namespace rewoo::agent::grammar
