@@ -26,6 +26,10 @@ const char* stop_reason_name(StopReason r) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Shared prompt tokens that make a new request wait one forward pass for
+// another request's prefill (see start_next).
+constexpr size_t kDeferMinTokens = 32;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
@@ -162,7 +166,18 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
       PrefixCache::Plan p;
       if (rq.options.reuse_prefix) {
         // The last prompt token always runs: its logits pick the first token.
-        p = cache.plan(s->history, free_slots, s->history.size() - 1);
+        const size_t max_reuse = s->history.size() - 1;
+        p = cache.plan(s->history, free_slots, max_reuse);
+        // A request that shares much more with a prompt starting in this
+        // batch than with any cached slot waits one forward pass, then
+        // copies that prompt's prefix instead of prefilling it again.
+        size_t with_new = 0;
+        for (const auto& a : active)
+          if (!a->prefilled) with_new = std::max(with_new, PrefixCache::common_prefix(a->history, s->history));
+        if (std::min(with_new, max_reuse) >= static_cast<size_t>(p.reuse) + kDeferMinTokens) {
+          queue.push_front(i);
+          break;
+        }
         // src == dst keeps the slot's first p.reuse tokens.
         if (p.reuse > 0 && !be.copy_slot(p.source, p.slot, p.reuse)) {
           cache.forget(p.source);  // the record was wrong; never trust it again

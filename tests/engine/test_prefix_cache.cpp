@@ -257,3 +257,36 @@ TEST_CASE("generate_batch with prefix reuse equals whole prefills, copying from 
     }
   }
 }
+
+TEST_CASE("generate_batch prefills a long prefix shared by new requests once") {
+  auto m_on = load(true, 3), m_off = load(true, 3);
+  Generator on(*m_on), off(*m_off);
+  const Tokenizer& tok = m_on->tokenizer();
+  const std::string shared = kPreamble + " in the park with her friends. They played tag and hide and seek";
+  std::vector<std::string> prompts = {shared + " until dark.", shared + " all day.", shared + " and laughed.",
+                                      "Tom had a big red ball."};
+  REQUIRE(lcp(tok.encode(prompts[0], true), tok.encode(prompts[1], true)) >= 40);
+  auto run = [&](Generator& g, bool reuse, std::vector<std::shared_ptr<LogitsRecorder>>& recs) {
+    std::vector<GenerateRequest> reqs(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      reqs[i].prompt = prompts[i];
+      reqs[i].options = sampling(20 + i, 8);
+      reqs[i].options.reuse_prefix = reuse;
+      recs.push_back(std::make_shared<LogitsRecorder>());
+      reqs[i].options.processor = recs.back();
+    }
+    return g.generate_batch(reqs);
+  };
+  std::vector<std::shared_ptr<LogitsRecorder>> rec_on, rec_off;
+  auto ron = run(on, true, rec_on), roff = run(off, false, rec_off);
+  auto e0 = tok.encode(prompts[0], true);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(ron[i].ok());
+    REQUIRE(roff[i].ok());
+    CHECK(ron[i]->tokens == roff[i]->tokens);
+    CHECK(rec_on[i]->steps == rec_off[i]->steps);
+    if (i == 1 || i == 2) CHECK(ron[i]->cached_tokens >= static_cast<int>(lcp(e0, tok.encode(prompts[i], true))));
+  }
+  CHECK(ron[0]->cached_tokens == 0);  // the first prefills the shared part
+}
