@@ -280,10 +280,11 @@ void run_quantize(const QuantArgs& a, Context& ctx) {
 }
 
 void run_perplexity(const std::string& model, const std::string& tokenizer, const std::string& text_file, bool json,
-                    Context& ctx) {
+                    bool exact, Context& ctx) {
   LoadOptions lo;
   lo.tokenizer_path = tokenizer;
   lo.backend.device = Device::kCpu;
+  lo.backend.exact = exact;
   auto m = Model::load(model, lo);
   if (!m) {
     fmt::print(stderr, "rewoo model perplexity: {}\n", m.error().to_string());
@@ -306,8 +307,9 @@ void run_perplexity(const std::string& model, const std::string& tokenizer, cons
     ctx.exit_code = 1;
     return;
   }
-  if (json) fmt::print("{}\n", nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}}.dump());
-  else fmt::print("perplexity {:.4f} over {} tokens ({})\n", *ppl, ids.size(), (*m)->quant().summary());
+  if (json)
+    fmt::print("{}\n", nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}, {"backend", (*m)->backend().name()}}.dump());
+  else fmt::print("perplexity {:.4f} over {} tokens ({}; {})\n", *ppl, ids.size(), (*m)->quant().summary(), (*m)->backend().name());
 }
 
 }  // namespace
@@ -328,8 +330,8 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
   gen->add_option("--device", ga->device, "cpu, cuda or auto")->capture_default_str();
   gen->add_option("--threads", ga->threads, "CPU threads; 0 = all cores");
   gen->add_flag("--exact", ga->exact,
-                "CPU: fp32 activations for 4-bit layers (the reference path; by default activations are\n"
-                "quantized to int8 per 32 values, several times faster)");
+                "CPU: fp32 activations for quantized layers (the reference path; by default 2/3/4-bit\n"
+                "layers take activations quantized to int8 per 32 values, several times faster)");
   gen->add_flag("--no-bos", ga->no_bos, "Do not prepend BOS to the prompt");
   auto* gopt = gen->add_option("--grammar", ga->grammar_file, "Constrain the output to a GBNF grammar file");
   gen->add_option("--json-schema", ga->json_schema_file, "Constrain the output to JSON valid under a JSON Schema file")
@@ -374,14 +376,15 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
   rnd->callback([ra, &ctx] { run_model_random(*ra, ctx); });
 
   auto pm = std::make_shared<std::array<std::string, 3>>();
-  auto pj = std::make_shared<bool>(false);
+  auto pj = std::make_shared<bool>(false), px = std::make_shared<bool>(false);
   auto* ppl = model->add_subcommand("perplexity", "Teacher-forced perplexity of a text (BOS + text, up to the context)");
   ppl->add_option("path", (*pm)[0], "Model folder or llama2.c .bin")->required();
   ppl->add_option("--text", (*pm)[2], "Text file")->required();
   ppl->add_option("--tokenizer", (*pm)[1], "SentencePiece model (default: beside the model)");
   ppl->add_flag("--json", *pj, "JSON output");
+  ppl->add_flag("--exact", *px, "fp32 activations for quantized layers (the reference path; default: int8)");
   ppl->footer("Example:\n  rewoo model perplexity /tmp/q4 --text ../shared/data/models/stories260K/golden_greedy_256.txt");
-  ppl->callback([pm, pj, &ctx] { run_perplexity((*pm)[0], (*pm)[1], (*pm)[2], *pj, ctx); });
+  ppl->callback([pm, pj, px, &ctx] { run_perplexity((*pm)[0], (*pm)[1], (*pm)[2], *pj, *px, ctx); });
 
   auto qa = std::make_shared<QuantArgs>();
   auto* qz = app.add_subcommand("quantize", "Quantize a float model with GPTQ into the seed's format");

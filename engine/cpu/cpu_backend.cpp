@@ -96,7 +96,7 @@ class CpuBackend final : public Backend {
 
   std::string name() const override {
     return fmt::format("cpu ({}, {} threads, {})", avx2_ ? "avx2" : "portable", n_threads_,
-                       int8_ ? (vnni_ ? "int8 activations, avx512-vnni" : "int8 activations") : "exact");
+                       any_q8_ ? (vnni_ ? "int8 activations, avx512-vnni" : "int8 activations") : "exact");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
   int max_seq_len() const override { return max_seq_; }
@@ -151,6 +151,7 @@ class CpuBackend final : public Backend {
     if (src.q) {
       if (int8_ && src.q->bits <= 4 && cpu::can_pack(*src.q)) {
         dst.q8 = std::make_unique<cpu::PackedQ4x8>(cpu::pack_q4x8(*src.q));
+        any_q8_ = true;
       } else if (vnni_ && src.q->bits == 4 && cpu::can_pack(*src.q)) {
         dst.qc = std::make_unique<cpu::PackedQ4Cols>(cpu::pack_q4_cols(*src.q));
       } else if (cpu::can_pack(*src.q)) {
@@ -392,6 +393,7 @@ class CpuBackend final : public Backend {
   cpu::AttendFn attend_ = nullptr;
   cpu::SwigluFn swiglu_ = nullptr;
   bool int8_ = false;
+  bool any_q8_ = false;  // some layer uses the int8-activation path
   bool vnni_ = false;
   std::vector<int8_t> xq_;
   std::vector<float> xd_, xgz_;
