@@ -64,7 +64,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string backend_name = (*m)->backend().name();
-  agent::EngineLanguageModel lm(std::move(*m), {"random " + shape_name, true, 2000});
+  // No prefix cache: the same prompts repeat every rep, so reuse would skip
+  // their prefill and the ratio would no longer measure batching.
+  agent::EngineLanguageModel lm(std::move(*m), {"random " + shape_name, true, 2000, false});
 
   agent::KnowledgeOptions ko;
   ko.max_tokens = tokens;
