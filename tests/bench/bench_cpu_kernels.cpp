@@ -3,7 +3,7 @@
 // memory (enough copies of each layer to defeat the caches), next to the
 // single-thread read bandwidth. Shows where a decode step's time goes.
 //
-//   bench_cpu_kernels [--shape 1b] [--group-size 128] [--reps 20]
+//   bench_cpu_kernels [--shape 1b] [--group-size 128] [--reps 20] [--isa best|avx2|portable]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,9 +57,12 @@ int main(int argc, char** argv) {
   CLI::App app{"CPU matmul kernels in isolation (one thread, weights from memory)"};
   std::string shape = "1b";
   int gs = 128, reps = 10;
+  std::string isa = "best";
   app.add_option("--shape", shape, "Model shape (rewoo model random --shape)");
   app.add_option("--group-size", gs, "GPTQ group size (-1: none)");
   app.add_option("--reps", reps, "Repetitions (best is kept)");
+  app.add_option("--isa", isa, "Kernels to time: best (as the backend picks), avx2 or portable")
+      ->check(CLI::IsMember({"best", "avx2", "portable"}));
   CLI11_PARSE(app, argc, argv);
   auto cfg = shape_by_name(shape);
   if (!cfg) {
@@ -67,10 +70,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const ModelConfig& c = *cfg;
-  const bool vnni = cpu::cpu_has_avx512vnni(), avx2 = cpu::cpu_has_avx2();
+  const bool avx2 = cpu::cpu_has_avx2() && isa != "portable", vnni = cpu::cpu_has_avx512vnni() && isa == "best";
   const double bw = read_gb_s();
-  fmt::print("shape {} (dim {}, ffn {}, kv {}, vocab {}), group {}; 1 thread; read bandwidth {:.1f} GB/s\n", shape,
-             c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size, gs, bw);
+  fmt::print("shape {} (dim {}, ffn {}, kv {}, vocab {}), group {}; {} kernels, 1 thread; read bandwidth {:.1f} GB/s\n",
+             shape, c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size, gs, vnni ? "avx512-vnni" : avx2 ? "avx2" : "portable",
+             bw);
   fmt::print("{:<34}{:>10}{:>10}{:>8}{:>7}{:>12}\n", "kernel (in x out)", "ms/call", "MB/call", "GB/s", "% bw",
              "ms/token");
   std::mt19937 rng(1);
@@ -121,8 +125,20 @@ int main(int argc, char** argv) {
                  fmt::format("int8 {} {}x{}", l.name, l.in, l.out), ms, mb, mb / ms, 100 * mb / ms / bw,
                  ms * n_layers, qms);
     }
-    // Exact kernel.
-    {
+    // Exact kernel (the table-lookup one with AVX-512, as the backend picks).
+    if (vnni) {
+      cpu::PackedQ4Cols p = cpu::pack_q4_cols(**q);
+      const double mb = static_cast<double>(p.q.size() + (p.scales.size() + p.szeros.size()) * sizeof(float)) / 1e6;
+      const int copies = std::max(2, static_cast<int>(kStream / (mb * 1e6)));
+      std::vector<cpu::PackedQ4Cols> ps;
+      for (int i = 0; i < copies; ++i) ps.push_back(cpu::pack_q4_cols(**q));
+      double ms = time_ms(copies, std::max(1, reps / 4),
+                          [&](int i) { cpu::q4_cols_gemm_avx512(ps[i], x.data(), 1, y.data(), l.out, 0, l.out); });
+      total_exact += ms * n_layers;
+      fmt::print("{:<34}{:>10.3f}{:>10.2f}{:>8.1f}{:>7.0f}{:>12.2f}\n",
+                 fmt::format("exact {} {}x{}", l.name, l.in, l.out), ms, mb, mb / ms, 100 * mb / ms / bw,
+                 ms * n_layers);
+    } else {
       cpu::PackedQuant p = cpu::pack_quant(**q);
       const double mb = (p.blocks.size() * 4 + (p.scales.size() + p.szeros.size()) * sizeof(float)) / 1e6;
       const int copies = std::max(2, static_cast<int>(kStream / (mb * 1e6)));
