@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -205,11 +207,19 @@ class CpuBackend final : public Backend {
     size_t n = 0, chunk = 0, n_chunks = 0;
     std::atomic<size_t> next{0};
     std::atomic<int> active{0};
+    std::mutex mu;
+    std::exception_ptr error;  // the first exception a chunk threw; no chunk starts after it
     void work() {
-      for (;;) {
-        const size_t i = next.fetch_add(1);
-        if (i >= n_chunks) return;
-        (*body)(i * chunk, std::min(n, (i + 1) * chunk));
+      try {
+        for (;;) {
+          const size_t i = next.fetch_add(1);
+          if (i >= n_chunks) return;
+          (*body)(i * chunk, std::min(n, (i + 1) * chunk));
+        }
+      } catch (...) {
+        next.store(n_chunks);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
       }
     }
   };
@@ -233,6 +243,7 @@ class CpuBackend final : public Backend {
       });
     st->work();
     while (st->active.load() != 0) std::this_thread::yield();
+    if (st->error) std::rethrow_exception(st->error);
   }
 
   // y[n, out] = x[n, in] W (+ bias).
