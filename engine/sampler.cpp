@@ -185,21 +185,22 @@ void Sampler::apply_repetition_penalty(std::span<float> logits, std::span<const 
 }
 
 int32_t Sampler::argmax(std::span<const float> logits) {
-  int32_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-  return best;
+  // NaN (a broken logit) never wins; token 0 only when every logit is NaN.
+  int32_t best = -1;
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (!std::isnan(logits[i]) && (best < 0 || logits[i] > logits[best])) best = static_cast<int32_t>(i);
+  return std::max(best, 0);
 }
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
   apply_repetition_penalty(logits, history, o_.repetition_penalty);
-  if (o_.temperature <= 0.0f) return argmax(logits);
+  if (!(o_.temperature > 0.0f)) return argmax(logits);  // 0, negative or NaN: greedy
   return sample_scaled(logits);
 }
 
 int32_t Sampler::sample_reference(std::span<float> logits, std::span<const int32_t> history) {
   apply_repetition_penalty(logits, history, o_.repetition_penalty);
-  if (o_.temperature <= 0.0f) return argmax(logits);
+  if (!(o_.temperature > 0.0f)) return argmax(logits);
   return sample_scaled_reference(logits);
 }
 
@@ -219,6 +220,15 @@ int32_t Sampler::sample_scaled_reference(std::span<const float> logits) {
   }
   // Softmax over the survivors (sorted, largest first).
   const float mx = cand_[0].first;
+  if (!std::isfinite(mx)) {
+    // logit / T overflowed (T near 0): the softmax's limit puts all mass on
+    // the largest finite logit. (exp(inf - inf) is NaN and would draw the
+    // last candidate, the least likely token.)
+    int32_t best = cand_[0].second;
+    for (size_t i = 0; i < logits.size(); ++i)
+      if (std::isfinite(logits[i]) && logits[i] > logits[best]) best = static_cast<int32_t>(i);
+    return best;
+  }
   double total = 0;
   for (auto& c : cand_) {
     c.first = std::exp(c.first - mx);

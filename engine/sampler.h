@@ -1,4 +1,5 @@
-// Sampler: picks the next token from logits. Greedy when temperature <= 0;
+// Sampler: picks the next token from logits. Greedy when temperature <= 0
+// (or NaN; NaN logits never win);
 // otherwise Hugging Face's order: repetition penalty, temperature, top-k,
 // top-p, then a draw from a seeded generator.
 //
@@ -35,6 +36,7 @@ class Sampler {
   // The definition sample() must match token for token: every finite logit
   // scaled by 1/temperature, sorted (larger first, then lower id), top-k,
   // softmax in that order with a double running sum, top-p prefix, draw.
+  // When the largest scaled logit overflows (T near 0): the argmax, no draw.
   // O(V log V); for tests and for inputs the fast path does not take
   // (infinite scaled logits).
   int32_t sample_reference(std::span<float> logits, std::span<const int32_t> history);

@@ -105,3 +105,38 @@ TEST_CASE("sampler: expf is within one float ulp of e^x, as the bucketed draw's 
   }
   CHECK(worst <= 0x1p-23);
 }
+
+TEST_CASE("sampler: a temperature so small that logits / T overflow picks the most likely token") {
+  // 40 / 1e-38 is past FLT_MAX: the scaled logits are +inf (and, for
+  // negative logits, -inf); the limit of the softmax is the argmax, never
+  // the least likely token.
+  for (bool reference : {false, true}) {
+    SamplerOptions o{1e-38f, 1.0f, 0, 1.0f, 5};
+    Sampler s(o);
+    std::vector<float> l = {1.0f, -3.0f, 40.0f, 39.0f, -2.0f};
+    auto pick = [&](std::vector<float> x) { return reference ? s.sample_reference(x, {}) : s.sample(x, {}); };
+    CHECK(pick(l) == 2);
+    o.top_p = 0.9f;
+    Sampler s2(o);
+    std::vector<float> l2 = l;
+    CHECK((reference ? s2.sample_reference(l2, {}) : s2.sample(l2, {})) == 2);
+    // Every scaled logit -inf: still the largest logit.
+    std::vector<float> neg = {-5.0f, -1.0f, -3.0f};
+    SamplerOptions tiny{1e-45f, 1.0f, 0, 1.0f, 5};
+    Sampler s3(tiny);
+    CHECK((reference ? s3.sample_reference(neg, {}) : s3.sample(neg, {})) == 1);
+  }
+}
+
+TEST_CASE("sampler: greedy skips NaN logits") {
+  Sampler s(SamplerOptions{});
+  std::vector<float> l = {NAN, 1.0f, 3.0f, 2.0f};
+  CHECK(s.sample(l, {}) == 2);
+  CHECK(Sampler::argmax(l) == 2);
+  std::vector<float> m = {-INFINITY, NAN, -INFINITY, 0.5f};
+  CHECK(Sampler::argmax(m) == 3);
+  // A NaN temperature is no temperature: greedy, not a draw over NaNs.
+  Sampler n(SamplerOptions{NAN, 1.0f, 0, 1.0f, 1});
+  std::vector<float> k = {0.0f, 5.0f, 1.0f};
+  CHECK(n.sample(k, {}) == 1);
+}
