@@ -122,11 +122,13 @@ void qgemm_avx2(const PackedQuant& w, const float* x, int n, float* y, int ldy, 
   }
 }
 
+// Rows outer, tokens inner: a weight row is read from memory once and from
+// L1 for the other tokens (scoring every position of a long text).
 void sgemm_avx2(const float* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
-  for (int t = 0; t < n; ++t) {
-    const float* xt = x + static_cast<size_t>(t) * in;
-    for (int o = o0; o < o1; ++o) {
-      const float* wo = w + static_cast<size_t>(o) * in;
+  for (int o = o0; o < o1; ++o) {
+    const float* wo = w + static_cast<size_t>(o) * in;
+    for (int t = 0; t < n; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * in;
       __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
       int i = 0;
       for (; i + 32 <= in; i += 32) {
@@ -369,10 +371,10 @@ void quantize_act_q8_avx2(const float* x, const int32_t* perm, int /*in*/, const
 
 void hgemm_avx2(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {
   auto ld = [](const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
-  for (int t = 0; t < n; ++t) {
-    const float* xt = x + static_cast<size_t>(t) * in;
-    for (int o = o0; o < o1; ++o) {
-      const uint16_t* wo = w + static_cast<size_t>(o) * in;
+  for (int o = o0; o < o1; ++o) {  // rows outer, as in sgemm_avx2
+    const uint16_t* wo = w + static_cast<size_t>(o) * in;
+    for (int t = 0; t < n; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * in;
       __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
       int i = 0;
       for (; i + 32 <= in; i += 32) {
