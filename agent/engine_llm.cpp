@@ -81,7 +81,18 @@ Result<Completion> EngineLanguageModel::complete(const CompletionRequest& reques
     lock.unlock();
     std::vector<CompletionRequest> reqs;
     for (auto* p : take) reqs.push_back(*p->request);
-    auto results = run_now(reqs);
+    // An exception (the CPU backend passes on one thrown in a parallel
+    // chunk, e.g. std::bad_alloc; or a caller's streaming callback) fails
+    // this batch's calls; escaping here would leave running_ set and every
+    // waiting and later call blocked for good.
+    std::vector<Result<Completion>> results;
+    try {
+      results = run_now(reqs);
+    } catch (const std::exception& e) {
+      results.assign(take.size(), Result<Completion>(Error(std::string("the engine failed: ") + e.what(), "generate")));
+    } catch (...) {
+      results.assign(take.size(), Result<Completion>(Error("the engine failed (unknown exception)", "generate")));
+    }
     lock.lock();
     ++batches_;
     largest_ = std::max(largest_, static_cast<int>(take.size()));
