@@ -90,3 +90,47 @@ TEST_CASE("function calls sampled under the grammars parse and validate (200 see
     CHECK(finished >= 120);
   }
 }
+
+TEST_CASE("function-call grammar: closing declared objects keeps schemas whose properties are split over allOf callable") {
+  // A valid call must still match: "properties" in allOf branches describe
+  // one object together; closing each branch on its own forbids the other
+  // branch's keys, and then nothing validates and the tool silently drops
+  // out of the grammar.
+  using nlohmann::json;
+  rewoo::tools::Registry r;
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("move", json::parse(R"({"type":"object","allOf":[
+      {"properties":{"from":{"type":"string"}},"required":["from"]},
+      {"properties":{"to":{"type":"string"}},"required":["to"]}]})")));
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("open", json::parse(R"({"type":"object",
+      "properties":{"path":{"type":"string"}},"required":["path","mode"]})")));
+  auto text = function_call_gbnf(r, CallFormat::kJson);
+  REQUIRE_MESSAGE(text, text.error().to_string());
+  auto g = Grammar::parse(*text);
+  REQUIRE_MESSAGE(g, g.error().to_string());
+  CHECK(g->matches(R"({"function": "move", "params": {"from": "a", "to": "b"}})"));
+  CHECK(g->matches(R"({"function": "open", "params": {"path": "a", "mode": "r"}})"));
+}
+
+TEST_CASE("function-call grammar: objects described by combinators stay open; plain ones are closed") {
+  using nlohmann::json;
+  rewoo::tools::Registry r;
+  // allOf over definitions, and an anyOf whose branches add keys to the parent's.
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("copy", json::parse(R"({"type":"object",
+      "$defs":{"Src":{"type":"object","properties":{"src":{"type":"string"}},"required":["src"]},
+               "Dst":{"type":"object","properties":{"dst":{"type":"string"}},"required":["dst"]}},
+      "allOf":[{"$ref":"#/$defs/Src"},{"$ref":"#/$defs/Dst"}]})")));
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("pay", json::parse(R"({"type":"object",
+      "properties":{"amount":{"type":"integer"}},"required":["amount"],
+      "anyOf":[{"properties":{"iban":{"type":"string"}},"required":["iban"]},
+               {"properties":{"card":{"type":"string"}},"required":["card"]}]})")));
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("find", json::parse(R"({"type":"object",
+      "properties":{"q":{"type":"string"}},"required":["q"]})")));
+  auto text = function_call_gbnf(r, CallFormat::kJson);
+  REQUIRE_MESSAGE(text, text.error().to_string());
+  auto g = Grammar::parse(*text);
+  REQUIRE_MESSAGE(g, g.error().to_string());
+  CHECK(g->matches(R"({"function": "copy", "params": {"src": "a", "dst": "b"}})"));
+  CHECK(g->matches(R"({"function": "pay", "params": {"amount": 5, "iban": "DE00"}})"));
+  CHECK(g->matches(R"({"function": "find", "params": {"q": "x"}})"));
+  CHECK_FALSE(g->matches(R"({"function": "find", "params": {"q": "x", "extra": 1}})"));  // plain: closed
+}
