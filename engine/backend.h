@@ -92,6 +92,10 @@ struct BackendOptions {
   // fp16-rounded dequantized weights, as AutoGPTQ computes them: the
   // reference that tests compare against.
   bool exact = false;
+  // CPU only: the newest kernel set to use: "auto" (the best this CPU has),
+  // "avx512" (VNNI), "avx2" or "portable". For tests that check the kernel
+  // sets against each other; asking for one the CPU lacks is an error.
+  std::string cpu_kernels = "auto";
 };
 
 // "cpu" | "cuda" | "auto" -> Device; error names the bad word.

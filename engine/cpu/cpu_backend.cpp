@@ -53,11 +53,11 @@ class CpuBackend final : public Backend {
     int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     n_threads_ = threads;
     if (threads > 1) pool_ = std::make_unique<ThreadPool>(threads - 1);
-    avx2_ = cpu::cpu_has_avx2();
+    avx2_ = cpu::cpu_has_avx2() && o.cpu_kernels != "portable";
     qgemm_ = avx2_ ? cpu::qgemm_avx2 : cpu::qgemm_ref;
     sgemm_ = avx2_ ? cpu::sgemm_avx2 : cpu::sgemm_ref;
     hgemm_ = avx2_ ? cpu::hgemm_avx2 : cpu::hgemm_ref;
-    vnni_ = cpu::cpu_has_avx512vnni();
+    vnni_ = cpu::cpu_has_avx512vnni() && (o.cpu_kernels == "auto" || o.cpu_kernels == "avx512");
     q4q8_ = vnni_ ? cpu::q4q8_gemm_avx512vnni : avx2_ ? cpu::q4q8_gemm_avx2 : cpu::q4q8_gemm_ref;
     quantize_ = avx2_ ? cpu::quantize_act_q8_avx2 : cpu::quantize_act_q8;
     attend_ = avx2_ ? cpu::attend_avx2 : cpu::attend_ref;
@@ -97,8 +97,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    return fmt::format("cpu ({}, {} threads, {})", avx2_ ? "avx2" : "portable", n_threads_,
-                       any_q8_ ? (vnni_ ? "int8 activations, avx512-vnni" : "int8 activations") : "exact");
+    return fmt::format("cpu ({}, {} threads, {})", vnni_ ? "avx512-vnni" : avx2_ ? "avx2" : "portable", n_threads_,
+                       any_q8_ ? "int8 activations" : "exact");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
   int max_seq_len() const override { return max_seq_; }
@@ -421,6 +421,11 @@ class CpuBackend final : public Backend {
 Result<std::unique_ptr<Backend>> make_cpu_backend(std::shared_ptr<const Weights> weights, const BackendOptions& opts) {
   if (!weights) return Error("no weights", "cpu backend");
   if (opts.n_slots < 1 || opts.n_slots > 4096) return Error(fmt::format("n_slots {} out of range (1..4096)", opts.n_slots), "cpu backend");
+  const std::string& k = opts.cpu_kernels;
+  if (k != "auto" && k != "avx512" && k != "avx2" && k != "portable")
+    return Error(fmt::format("cpu kernels '{}' unknown (expected auto, avx512, avx2 or portable)", k), "cpu backend");
+  if ((k == "avx512" && !cpu::cpu_has_avx512vnni()) || (k == "avx2" && !cpu::cpu_has_avx2()))
+    return Error(fmt::format("this CPU lacks the {} kernels' instructions", k), "cpu backend");
   return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::move(weights), opts));
 }
 

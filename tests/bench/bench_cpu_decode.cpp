@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "One JSON object on stdout");
   app.add_flag("--no-bandwidth", no_bw, "Skip the bandwidth measurement");
   app.add_flag("--exact", exact, "fp32 activations for 4-bit layers (the reference path; default: int8)");
+  std::string kernels = "auto";
+  app.add_option("--kernels", kernels, "CPU kernel set: auto, avx512, avx2 or portable");
   CLI11_PARSE(app, argc, argv);
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
   lo.backend.threads = threads;
   lo.backend.max_seq_len = prompt + tokens + 8;
   lo.backend.exact = exact;
+  lo.backend.cpu_kernels = kernels;
   auto t_load = Clock::now();
   auto m = Model::load(model, lo);
   if (!m) {

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "engine/backend.h"
+#include "engine/cpu/cpu_kernels.h"
 #include "engine/half.h"
 #include "engine/model_loader.h"
 #include "engine/model_writer.h"
@@ -350,4 +351,45 @@ TEST_CASE("make_backend: cuda without a CUDA build is a clear error; auto falls 
 #endif
   CHECK_FALSE(parse_device("tpu").ok());
   CHECK(*parse_device("cpu") == Device::kCpu);
+}
+
+TEST_CASE("CPU kernel sets agree end to end: portable, AVX2 and AVX-512, int8 and exact paths") {
+  BackendOptions bad;
+  bad.device = Device::kCpu;
+  bad.cpu_kernels = "sse9";
+  auto w0 = random_weights(rewoo::test::small_config(64, 96, 1, 4, 2, 32), {4, 32, true, 3});
+  REQUIRE(w0.ok());
+  auto e = make_backend(*w0, bad);
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().to_string().find("sse9") != std::string::npos);
+
+  std::vector<std::string> sets = {"portable"};
+  if (cpu::cpu_has_avx2()) sets.push_back("avx2");
+  if (cpu::cpu_has_avx512vnni()) sets.push_back("avx512");
+  if (sets.size() == 1) MESSAGE("only the portable kernels run on this CPU");
+  struct Q { int bits, group; };
+  for (Q qc : {Q{4, 32}, Q{3, 64}}) {
+    auto w = random_weights(rewoo::test::small_config(128, 256, 2, 4, 2, 64), {qc.bits, qc.group, true, 21});
+    REQUIRE(w.ok());
+    const std::vector<int32_t> toks = {1, 17, 33, 50, 2, 5, 63};
+    for (bool exact : {false, true}) {
+      CAPTURE(qc.bits);
+      CAPTURE(exact);
+      std::vector<float> want;
+      for (const auto& k : sets) {
+        CAPTURE(k);
+        BackendOptions bo;
+        bo.device = Device::kCpu;
+        bo.exact = exact;
+        bo.cpu_kernels = k;
+        auto be = make_backend(*w, bo);
+        REQUIRE(be.ok());
+        Logits out;
+        SeqBatchEntry en{0, toks, 0, true};
+        REQUIRE((*be)->forward({&en, 1}, out).ok());
+        if (want.empty()) want = out.data;
+        else CHECK(rewoo::test::rel_err(out.data, want) < 1e-5);
+      }
+    }
+  }
 }
