@@ -157,6 +157,11 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
                            "generate");
         continue;
       }
+      if (!(rq.options.repetition_penalty > 0.0f) || !std::isfinite(rq.options.repetition_penalty)) {
+        results[i] = Error(fmt::format("repetition_penalty must be a positive number (1 = off), got {}",
+                                       rq.options.repetition_penalty), "generate");
+        continue;
+      }
       s->result.prompt_tokens = static_cast<int>(s->history.size());
       if (rq.options.max_tokens <= 0) {
         s->finish(StopReason::kMaxTokens);

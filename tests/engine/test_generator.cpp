@@ -242,3 +242,23 @@ TEST_CASE("teacher-forced perplexity of the golden text") {
   CHECK(s->size() == 2 * 512);
   CHECK_FALSE(gen.perplexity(std::vector<int32_t>{1}).ok());
 }
+
+TEST_CASE("a repetition penalty that is not a positive number is an error, not garbage") {
+  // 0 (taken for "off" by some tools) turned every seen token's positive
+  // logit into +inf: greedy then repeated the lowest such id forever.
+  auto m = stories();
+  Generator gen(*m);
+  for (float p : {0.0f, -1.1f, NAN, INFINITY}) {
+    CAPTURE(p);
+    GenerateOptions o;
+    o.max_tokens = 8;
+    o.repetition_penalty = p;
+    auto r = gen.generate("Once upon a time", o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().to_string().find("repetition_penalty") != std::string::npos);
+  }
+  GenerateOptions ok;
+  ok.max_tokens = 4;
+  ok.repetition_penalty = 1.0f;
+  CHECK(gen.generate("Once upon a time", ok).ok());
+}
