@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 
 namespace rewoo {
 
@@ -53,19 +54,31 @@ void ThreadPool::parallel_for(size_t n, size_t min_chunk,
   }
   size_t chunk = (n + parts - 1) / parts;
   std::atomic<size_t> next{0};
+  // The first exception a chunk throws; no chunk starts after it, and it is
+  // rethrown only once every worker has left `run` (which refers to this
+  // frame).
+  std::mutex error_mu;
+  std::exception_ptr error;
   auto run = [&] {
-    for (;;) {
-      size_t i = next.fetch_add(1);
-      if (i >= parts) return;
-      size_t b = i * chunk, e = std::min(n, b + chunk);
-      if (b < e) body(b, e);
+    try {
+      for (;;) {
+        size_t i = next.fetch_add(1);
+        if (i >= parts) return;
+        size_t b = i * chunk, e = std::min(n, b + chunk);
+        if (b < e) body(b, e);
+      }
+    } catch (...) {
+      next.store(parts);
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
     }
   };
   std::vector<std::future<void>> futs;
   futs.reserve(parts - 1);
   for (size_t i = 0; i + 1 < parts; ++i) futs.push_back(submit(run));
   run();
-  for (auto& f : futs) f.get();
+  for (auto& f : futs) f.wait();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace rewoo

@@ -42,6 +42,8 @@ class ThreadPool {
 
   // Runs body(begin, end) over [0, n) in chunks of at least min_chunk, using
   // the workers and the calling thread; returns when all chunks are done.
+  // The first exception a chunk throws is rethrown here, after the chunks
+  // already running have ended; no new chunk starts once one has thrown.
   void parallel_for(size_t n, size_t min_chunk,
                     const std::function<void(size_t, size_t)>& body);
 

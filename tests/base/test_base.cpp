@@ -2,6 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "engine/base/result.h"
@@ -61,6 +64,39 @@ TEST_CASE("ThreadPool runs tasks concurrently and parallel_for covers the range 
     for (size_t i = b; i < e; ++i) hits[i]++;
   });
   for (auto& h : hits) CHECK(h.load() == 1);
+}
+
+TEST_CASE("ThreadPool::parallel_for: a chunk that throws reaches the caller after every chunk has stopped") {
+  ThreadPool pool(1);
+  for (int rep = 0; rep < 5; ++rep) {
+    // Two chunks: 0 throws at once (the caller usually takes it), 1 runs a
+    // while. parallel_for used to return at once with the exception and
+    // leave the worker running (or starting) a body whose captures were gone.
+    struct Counts {
+      std::atomic<int> started{0}, inside{0};
+    };
+    auto c = std::make_shared<Counts>();
+    bool threw = false;
+    try {
+      pool.parallel_for(2, 1, [c](size_t b, size_t) {
+        c->started.fetch_add(1);
+        c->inside.fetch_add(1);
+        if (b == 0) {
+          c->inside.fetch_sub(1);
+          throw std::runtime_error("chunk 0 failed");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        c->inside.fetch_sub(1);
+      });
+    } catch (const std::runtime_error& e) {
+      threw = std::string(e.what()) == "chunk 0 failed";
+    }
+    CHECK(threw);
+    CHECK(c->inside.load() == 0);
+    const int started = c->started.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    CHECK(c->started.load() == started);  // nothing starts after parallel_for returned
+  }
 }
 
 TEST_CASE("TraceSink writes one JSON object per line") {
