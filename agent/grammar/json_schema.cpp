@@ -714,9 +714,10 @@ class SchemaConverter {
       if (!lo && !hi) {
         alts.push_back(prim(int_only ? "json-integer" : "json-number"));
       } else {
-        auto e = number_range_gbnf(lo, hi, int_only, [&](const std::string& h, const std::string& b) {
-          return add_rule(h, b);
-        });
+        auto e = number_range_gbnf(
+            lo, hi, int_only,
+            [&](const std::string& h, const std::string& b) { return add_rule(h, b); },
+            o_.max_number_digits);
         if (!e) return err(path, e.error().message);
         if (*e) alts.push_back(add_rule(path + "-number", **e));
       }

@@ -115,9 +115,10 @@ struct Bound {
 // equal to the bound" flags, as digit-DP range generators do.
 class NonNegRange {
  public:
-  NonNegRange(Bound lo, std::optional<Bound> hi, bool int_only,
+  NonNegRange(Bound lo, std::optional<Bound> hi, bool int_only, int max_digits,
               const std::function<std::string(const std::string&, const std::string&)>& add_rule)
-      : lo_(std::move(lo)), hi_(std::move(hi)), int_only_(int_only), add_rule_(add_rule) {}
+      : lo_(std::move(lo)), hi_(std::move(hi)), int_only_(int_only), max_digits_(max_digits),
+        add_rule_(add_rule) {}
 
   std::optional<std::string> run() {
     if (hi_) {
@@ -126,10 +127,15 @@ class NonNegRange {
     }
     size_t nlo = lo_.v.ip.size();
     std::vector<std::string> alts;
-    const std::string free_frac = int_only_ ? "(\".\" \"0\"+)?" : "(\".\" [0-9]+)?";
+    const std::string free_frac = frac();
     if (!hi_) {
       add(alts, int_state(nlo, 0, true, false));
-      alts.push_back(fmt::format("[1-9] [0-9]{{{},}} {}", nlo, free_frac));
+      // Integer parts longer than the bound's: up to max_digits_ digits in all.
+      if (max_digits_ > 0)
+        alts.push_back(fmt::format("[1-9] [0-9]{{{},{}}} {}", nlo,
+                                   std::max<size_t>(nlo, (size_t)max_digits_ - 1), free_frac));
+      else
+        alts.push_back(fmt::format("[1-9] [0-9]{{{},}} {}", nlo, free_frac));
     } else {
       size_t nhi = hi_->v.ip.size();
       if (nlo == nhi) {
@@ -145,6 +151,13 @@ class NonNegRange {
   }
 
  private:
+  // Repetitions of free digits: unbounded, or at most max_digits_.
+  std::string plus() const { return max_digits_ > 0 ? fmt::format("{{1,{}}}", max_digits_) : "+"; }
+  std::string star() const { return max_digits_ > 0 ? fmt::format("{{0,{}}}", max_digits_) : "*"; }
+  // An optional fraction the bounds do not constrain.
+  std::string frac() const {
+    return int_only_ ? "(\".\" \"0\"" + plus() + ")?" : "(\".\" [0-9]" + plus() + ")?";
+  }
   static void add(std::vector<std::string>& alts, const std::optional<std::string>& e) {
     if (e) alts.push_back(*e);
   }
@@ -175,13 +188,13 @@ class NonNegRange {
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     std::vector<std::string> alts;
     if (!tl && !th) {
-      std::string frac = int_only_ ? "(\".\" \"0\"+)?" : "(\".\" [0-9]+)?";
+      std::string frac = this->frac();
       alts.push_back((n > i ? fmt::format("[0-9]{{{}}} ", n - i) : std::string()) + frac);
     } else if (i == n) {
       bool low_ok = !tl || (lo_.incl && lo_.v.fp.empty());
       bool high_ok = !th || hi_->incl || !hi_->v.fp.empty();
       if (int_only_) {
-        if (low_ok && high_ok) alts.push_back("(\".\" \"0\"+)?");
+        if (low_ok && high_ok) alts.push_back(frac());
       } else {
         if (low_ok && high_ok) alts.push_back("\"\"");
         if (auto f = frac_state(0, tl, th)) alts.push_back("\".\" " + *f);
@@ -203,12 +216,12 @@ class NonNegRange {
   std::optional<std::string> frac_state(size_t i, bool tl, bool th) {
     size_t llen = tl ? lo_.v.fp.size() : 0, hlen = th ? hi_->v.fp.size() : 0;
     size_t k = std::max({llen, hlen, size_t{1}});
-    if (!tl && !th) return std::string(i == 0 ? "[0-9]+" : "[0-9]*");
+    if (!tl && !th) return "[0-9]" + (i == 0 ? plus() : star());
     if (i >= k) {
       // Past both bounds' digits: the bound digits are all zero from here.
       if (tl && th) return (lo_.incl && hi_->incl) ? std::optional<std::string>("\"0\"*") : std::nullopt;
       if (th) return hi_->incl ? std::optional<std::string>("\"0\"*") : std::nullopt;
-      return lo_.incl ? std::string("[0-9]*") : std::string("\"0\"* [1-9] [0-9]*");
+      return lo_.incl ? "[0-9]" + star() : "\"0\"" + star() + " [1-9] [0-9]" + star();
     }
     auto key = std::make_tuple(1, size_t{0}, i, tl, th);
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
@@ -229,6 +242,7 @@ class NonNegRange {
   Bound lo_;
   std::optional<Bound> hi_;
   bool int_only_;
+  int max_digits_;  // 0: unbounded
   const std::function<std::string(const std::string&, const std::string&)>& add_rule_;
   std::map<std::tuple<int, size_t, size_t, bool, bool>, std::optional<std::string>> memo_;
 };
@@ -242,7 +256,8 @@ Dec negated(Dec d) {
 
 Result<std::optional<std::string>> number_range_gbnf(
     std::optional<NumberBound> lower, std::optional<NumberBound> upper, bool integer_only,
-    const std::function<std::string(const std::string&, const std::string&)>& add_rule) {
+    const std::function<std::string(const std::string&, const std::string&)>& add_rule,
+    int max_digits) {
   std::optional<Bound> lo, hi;
   if (lower) {
     auto d = parse_dec(lower->value);
@@ -280,7 +295,7 @@ Result<std::optional<std::string>> number_range_gbnf(
   // x >= 0
   if (!hi || !hi->v.neg) {
     Bound l = (lo && !lo->v.neg) ? *lo : Bound{zero, true};
-    NonNegRange r(l, hi, integer_only, add_rule);
+    NonNegRange r(l, hi, integer_only, max_digits, add_rule);
     if (auto e = r.run()) alts.push_back(*e);
   }
   // x < 0, as "-" y with y = -x > 0
@@ -288,7 +303,7 @@ Result<std::optional<std::string>> number_range_gbnf(
     Bound ylo = (hi && hi->v.neg) ? Bound{negated(hi->v), hi->incl} : Bound{zero, false};
     std::optional<Bound> yhi;
     if (lo) yhi = Bound{negated(lo->v), lo->incl};
-    NonNegRange r(ylo, yhi, integer_only, add_rule);
+    NonNegRange r(ylo, yhi, integer_only, max_digits, add_rule);
     if (auto e = r.run()) alts.push_back("\"-\" " + *e);
   }
   if (alts.empty()) return std::optional<std::string>();

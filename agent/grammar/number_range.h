@@ -22,9 +22,12 @@ struct NumberBound {
 
 // Adds the rules it needs through add_rule(name_hint, body) -> rule name and
 // returns a GBNF expression, or nullopt when no number is in range.
-// Errors for a bound that is not a number.
+// Errors for a bound that is not a number. max_digits > 0 caps the digits the
+// bounds leave free (an integer part longer than a bound's, a fraction), so
+// that a one-sided range still has a longest number.
 Result<std::optional<std::string>> number_range_gbnf(
     std::optional<NumberBound> lower, std::optional<NumberBound> upper, bool integer_only,
-    const std::function<std::string(const std::string&, const std::string&)>& add_rule);
+    const std::function<std::string(const std::string&, const std::string&)>& add_rule,
+    int max_digits = 0);
 
 }  // namespace rewoo::agent::grammar

@@ -148,6 +148,35 @@ TEST_CASE("unsupported keywords are errors naming them") {
   CHECK(e.find("$ref cycle") != std::string::npos);
 }
 
+TEST_CASE("max_number_digits bounds one-sided ranges and fractions") {
+  SchemaOptions o;
+  o.max_number_digits = 15;
+  auto check = [&](const char* schema, const std::string& text, bool want) {
+    auto g = schema_to_gbnf(json::parse(schema), o);
+    REQUIRE_MESSAGE(g, g.error().to_string());
+    auto gr = Grammar::parse(*g);
+    REQUIRE_MESSAGE(gr, gr.error().to_string());
+    CHECK_MESSAGE(gr->matches(text) == want, schema << " on " << text);
+  };
+  const std::string d15(15, '9'), d16 = "1" + std::string(15, '0'), d40(40, '7');
+  check(R"({"type":"integer","minimum":1})", d15, true);
+  check(R"({"type":"integer","minimum":1})", d16, false);
+  check(R"({"type":"integer","minimum":1})", d40, false);
+  check(R"({"type":"integer","maximum":-3})", "-" + d15, true);
+  check(R"({"type":"integer","maximum":-3})", "-" + d40, false);
+  check(R"({"type":"number","minimum":0})", "0.123456789012345", true);
+  check(R"({"type":"number","minimum":0})", "0.1234567890123456789", false);
+  check(R"({"type":"number","minimum":0.5,"maximum":2})", "1.99999", true);
+  check(R"({"type":"number","minimum":0.5,"maximum":2})", "1." + std::string(30, '9'), false);
+  check(R"({"type":"number","exclusiveMinimum":0})", "0.000001", true);
+  check(R"({"type":"number","exclusiveMinimum":0})", "0", false);
+  // A bound longer than the cap is still reachable.
+  check(R"({"type":"integer","minimum":12345678901234567890})", "12345678901234567890", true);
+  // Unbounded without the option.
+  o.max_number_digits = 0;
+  check(R"({"type":"integer","minimum":1})", d40, true);
+}
+
 TEST_CASE("whitespace is configurable") {
   SchemaOptions o;
   o.whitespace = "[ \\t\\n]*";
