@@ -242,8 +242,12 @@ class RegexParser {
         if (cur() != ')') return err("unbalanced '('");
         ++pos_;
         --depth_;
-        atom = "(";
-        for (size_t i = 0; i < alts.size(); ++i) atom += (i ? " | " : "") + alts[i];
+        atom.clear();  // not atom = "(": GCC 12 warns (-Wrestrict) on that assignment
+        atom.push_back('(');
+        for (size_t i = 0; i < alts.size(); ++i) {
+          if (i) atom += " | ";
+          atom += alts[i];
+        }
         atom += ")";
       } else if (c == '[') {
         auto s = parse_class();
@@ -284,7 +288,11 @@ class RegexParser {
         }
       }
       if (!q.empty() && cur() == '?') ++pos_;  // lazy: same language
-      out += (out.empty() ? "" : " ") + ("(" + atom + ")" + q);
+      if (!out.empty()) out += ' ';
+      out += '(';
+      out += atom;
+      out += ')';
+      out += q;
     }
     return out.empty() ? std::string("\"\"") : out;
   }
@@ -318,7 +326,10 @@ std::string json_chars_gbnf(const Ranges& ranges) {
     std::string cls = "[";
     for (auto [lo, hi] : plain) {
       cls += class_char(lo);
-      if (hi > lo) cls += "-" + class_char(hi);
+      if (hi > lo) {
+        cls += '-';
+        cls += class_char(hi);
+      }
     }
     alts.push_back(cls + "]");
   }
