@@ -83,6 +83,7 @@ void register_ask(CLI::App& app, Context& ctx) {
     bool progress = !f->quiet;
     std::mutex out_mu;
     bool plan_line_open = false;
+    bool plan_started = false;  // the model writes a space after ASSISTANT:; not shown
     AskCallbacks cb;
     if (progress) {
       std::fprintf(stderr, "rewoo: %s\n", agent.model().describe().c_str());
@@ -90,6 +91,12 @@ void register_ask(CLI::App& app, Context& ctx) {
                    fmt::format("{}", fmt::join(agent.registry().names(), ", ")).c_str());
       cb.on_plan_text = [&](std::string_view s) {
         std::lock_guard<std::mutex> lock(out_mu);
+        if (!plan_started) {
+          const size_t first = s.find_first_not_of(" \t\n");
+          if (first == std::string_view::npos) return true;
+          s.remove_prefix(first);
+          plan_started = true;
+        }
         std::fwrite(s.data(), 1, s.size(), stderr);
         std::fflush(stderr);
         plan_line_open = !s.empty() && s.back() != '\n';
@@ -102,6 +109,7 @@ void register_ask(CLI::App& app, Context& ctx) {
       cb.on_note = [&, end_plan_line](const std::string& n) {
         std::lock_guard<std::mutex> lock(out_mu);
         end_plan_line();
+        plan_started = false;  // a replan streams a new plan
         std::fprintf(stderr, "rewoo: %s\n", n.c_str());
       };
       cb.on_step_start = [&, end_plan_line](int step, const std::string& tool, const std::string& input) {
