@@ -24,6 +24,16 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
+std::filesystem::path demo_model_dir() { return source_dir() / "tests" / "data" / "demo" / "model"; }
+
+std::filesystem::path copy_demo_corpus(const TempDir& dir) {
+  const auto dst = dir / "corpus";
+  std::filesystem::copy(source_dir() / "tests" / "data" / "demo" / "corpus", dst,
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::remove(dst / ".rewoo-index.db");
+  return dst;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   auto base = std::filesystem::temp_directory_path();

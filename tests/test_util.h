@@ -29,6 +29,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The committed demo model (tests/data/demo/model).
+std::filesystem::path demo_model_dir();
+// A copy of the demo corpus at dir/corpus without any search index, so that
+// the local backend builds its index outside the checkout. Returns the copy.
+std::filesystem::path copy_demo_corpus(const TempDir& dir);
+
 // Runs a shell command, returns its exit status; stdout+stderr go to *output.
 int run_command(const std::string& cmd, std::string* output = nullptr);
 

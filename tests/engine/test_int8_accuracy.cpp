@@ -70,7 +70,7 @@ TEST_CASE("int8 activations on stories260K 4-bit g128 and 3-bit: error well insi
 }
 
 TEST_CASE("int8 activations on the trained demo model (4-bit g32): same greedy text, perplexity close to exact") {
-  auto dir = rewoo::test::source_dir() / "tests/data/demo/model";
+  auto dir = rewoo::test::demo_model_dir();
   auto fast = load(dir, false), exact = load(dir, true);
   const std::string prompt = "A chat. USER: Who founded the Guild of Ink Makers of Zeimgous? ASSISTANT:";
   GenerateOptions o;

@@ -307,17 +307,14 @@ TEST_CASE("rewoo ask / call from the CLI: the README's main command shape, --jso
 }
 
 TEST_CASE("rewoo ask on the trained demo model answers from the evidence, under the plan grammar") {
-  auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
+  auto model = test::demo_model_dir();
   REQUIRE(std::filesystem::exists(model / "model.safetensors"));
   std::string rewoo = (test::binary_dir() / "rewoo").string();
-  // A copy of the corpus, so the search index is built outside the checkout.
   test::TempDir dir;
-  std::filesystem::copy(test::source_dir() / "tests" / "data" / "demo" / "corpus", dir / "corpus",
-                        std::filesystem::copy_options::recursive);
-  std::filesystem::remove(dir / "corpus" / ".rewoo-index.db");
+  const auto corpus = test::copy_demo_corpus(dir);
   std::string out;
   int rc = test::run_command(
-      "REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=" + (dir / "corpus").string() + " " + rewoo +
+      "REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=" + corpus.string() + " " + rewoo +
           " ask --model " + model.string() + " --temperature 0 --repeat-penalty 1 --json -q"
           " \"Who founded the Guild of Ink Makers of Zeimgous?\" 2>&1",
       &out);
@@ -336,7 +333,7 @@ TEST_CASE("rewoo ask on the trained demo model answers from the evidence, under 
 }
 
 TEST_CASE("rewoo chat from piped input: one reply line per turn, /reset, same seed same replies") {
-  auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
+  auto model = test::demo_model_dir();
   REQUIRE(std::filesystem::exists(model / "model.safetensors"));
   std::string rewoo = (test::binary_dir() / "rewoo").string();
   std::string cmd = "printf 'Hello there.\\n\\n/reset\\nWhat is a map maker?\\n/exit\\nnot read\\n' | " +

@@ -32,13 +32,11 @@ std::map<std::string, json> read_results(const std::filesystem::path& p) {
 }  // namespace
 
 TEST_CASE("rewoo run reuses the planner preamble across tasks, with the same results as --no-prefix-cache") {
-  auto model = test::source_dir() / "tests" / "data" / "demo" / "model";
+  auto model = test::demo_model_dir();
   REQUIRE(std::filesystem::exists(model / "model.safetensors"));
   std::string rewoo = (test::binary_dir() / "rewoo").string();
   test::TempDir dir;
-  std::filesystem::copy(test::source_dir() / "tests" / "data" / "demo" / "corpus", dir / "corpus",
-                        std::filesystem::copy_options::recursive);
-  std::filesystem::remove(dir / "corpus" / ".rewoo-index.db");
+  const auto corpus = test::copy_demo_corpus(dir);
   {
     std::ofstream t(dir / "tasks.jsonl");
     t << R"({"id": "a", "task": "When was Sheindza founded?", "mode": "ask"})" << "\n"
@@ -49,7 +47,7 @@ TEST_CASE("rewoo run reuses the planner preamble across tasks, with the same res
   std::map<std::string, std::string> logs;
   for (std::string mode : {"on", "off"}) {
     auto out_file = dir / ("results-" + mode + ".jsonl");
-    std::string cmd = "REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=" + (dir / "corpus").string() + " " + rewoo +
+    std::string cmd = "REWOO_SEARCH_BACKEND=local REWOO_LOCAL_DIR=" + corpus.string() + " " + rewoo +
                       " run --input " + (dir / "tasks.jsonl").string() + " --output " + out_file.string() +
                       " --model " + model.string() + " --temperature 0 --repeat-penalty 1 -q --threads 2" +
                       (mode == "off" ? " --no-prefix-cache" : "") + " 2>&1";
