@@ -1,5 +1,7 @@
 #include "engine/cpu/cpu_kernels.h"
 
+#include "engine/cpu/attend_generic.h"
+
 #include "engine/half.h"
 
 #include <sys/mman.h>
@@ -305,18 +307,11 @@ void axpy_ref(float a, const float* x, float* y, int n) {
 
 void attend_ref(const float* q, const float* K, const float* V, size_t stride, int n_ctx, int hd, float scale,
                 float* att, float* out) {
-  float mx = -INFINITY;
-  for (int j = 0; j < n_ctx; ++j) {
-    att[j] = dot_ref(q, K + j * stride, hd) * scale;
-    mx = std::max(mx, att[j]);
-  }
-  float sum = 0.0f;
-  for (int j = 0; j < n_ctx; ++j) {
-    att[j] = expf(att[j] - mx);
-    sum += att[j];
-  }
-  std::fill(out, out + hd, 0.0f);
-  for (int j = 0; j < n_ctx; ++j) axpy_ref(att[j] / sum, V + j * stride, out, hd);
+  // Lambdas, not function pointers: each kernel file then gets its own
+  // instantiation, compiled with its own target flags.
+  attend_generic([](const float* a, const float* b, int n) { return dot_ref(a, b, n); },
+                 [](float a, const float* x, float* y, int n) { axpy_ref(a, x, y, n); }, q, K, V, stride,
+                 n_ctx, hd, scale, att, out);
 }
 
 void hgemm_ref(const uint16_t* w, int in, const float* x, int n, float* y, int ldy, int o0, int o1) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/cpu/attend_generic.h"
 #include "engine/cpu/cpu_kernels.h"
 
 namespace rewoo::engine::cpu {
@@ -292,18 +293,9 @@ void attend_avx2(const float* q, const float* K, const float* V, size_t stride, 
                  float* att, float* out) {
   if (hd == 64) return attend_fixed<8>(q, K, V, stride, n_ctx, scale, att, out);
   if (hd == 128) return attend_fixed<16>(q, K, V, stride, n_ctx, scale, att, out);
-  float mx = -INFINITY;
-  for (int j = 0; j < n_ctx; ++j) {
-    att[j] = dot_avx2(q, K + j * stride, hd) * scale;
-    mx = std::max(mx, att[j]);
-  }
-  float sum = 0.0f;
-  for (int j = 0; j < n_ctx; ++j) {
-    att[j] = expf(att[j] - mx);
-    sum += att[j];
-  }
-  std::fill(out, out + hd, 0.0f);
-  for (int j = 0; j < n_ctx; ++j) axpy_avx2(att[j] / sum, V + j * stride, out, hd);
+  attend_generic([](const float* a, const float* b, int n) { return dot_avx2(a, b, n); },
+                 [](float a, const float* x, float* y, int n) { axpy_avx2(a, x, y, n); }, q, K, V, stride,
+                 n_ctx, hd, scale, att, out);
 }
 
 void swiglu_avx2(float* h1, const float* h3, size_t n) {
