@@ -487,7 +487,27 @@ std::string trim(std::string s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string collapse(const std::string& s) {
+std::string page_title(const HtmlDocument& doc) {
+  for (int i = 0; i < doc.size(); ++i) {
+    const Node& n = doc.node(i);
+    if (n.tag == Tag::kMeta) {
+      const std::string* p = n.attr("property");
+      const std::string* c = n.attr("content");
+      if (p && c && *p == "og:title" && !c->empty()) return collapse_whitespace(*c);
+    }
+  }
+  int t = doc.find_first(Tag::kTitle);
+  if (t >= 0) {
+    std::string s = collapse_whitespace(doc.text_of(t));
+    if (!s.empty()) return s;
+  }
+  int h = doc.find_first(Tag::kH1);
+  return h >= 0 ? collapse_whitespace(doc.text_of(h)) : std::string();
+}
+
+}  // namespace
+
+std::string collapse_whitespace(const std::string& s) {
   std::string r;
   for (char c : s) {
     if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
@@ -496,28 +516,9 @@ std::string collapse(const std::string& s) {
       r.push_back(c);
     }
   }
-  return trim(r);
+  if (!r.empty() && r.back() == ' ') r.pop_back();
+  return r;
 }
-
-std::string page_title(const HtmlDocument& doc) {
-  for (int i = 0; i < doc.size(); ++i) {
-    const Node& n = doc.node(i);
-    if (n.tag == Tag::kMeta) {
-      const std::string* p = n.attr("property");
-      const std::string* c = n.attr("content");
-      if (p && c && *p == "og:title" && !c->empty()) return collapse(*c);
-    }
-  }
-  int t = doc.find_first(Tag::kTitle);
-  if (t >= 0) {
-    std::string s = collapse(doc.text_of(t));
-    if (!s.empty()) return s;
-  }
-  int h = doc.find_first(Tag::kH1);
-  return h >= 0 ? collapse(doc.text_of(h)) : std::string();
-}
-
-}  // namespace
 
 ExtractedPage extract_main_text(std::string_view html, const ExtractOptions& opts) {
   // Readability's retry: below this much text, a heuristic probably threw the

@@ -36,4 +36,7 @@ ExtractedPage extract_main_text(std::string_view html, const ExtractOptions& opt
 // http(s) only, fragments removed.
 std::vector<std::string> extract_links(std::string_view html, const std::string& base_url = "");
 
+// Runs of spaces, tabs and newlines become one space; none at either end.
+std::string collapse_whitespace(const std::string& s);
+
 }  // namespace rewoo::tools::html

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/html/html_dom.h"
+#include "tools/html/main_text.h"
 #include "tools/http/charset.h"
 #include "tools/http/url.h"
 #include "tools/local/local_backend.h"
@@ -32,19 +33,6 @@ bool has_class(const Node& n, const std::string& cls) {
     i = e + 1;
   }
   return false;
-}
-
-std::string collapse(const std::string& s) {
-  std::string r;
-  for (char c : s) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      if (!r.empty() && r.back() != ' ') r.push_back(' ');
-    } else {
-      r.push_back(c);
-    }
-  }
-  while (!r.empty() && r.back() == ' ') r.pop_back();
-  return r;
 }
 
 bool within(const HtmlDocument& d, int node, int ancestor) {
@@ -117,9 +105,9 @@ std::vector<SearchResult> parse_duckduckgo_html(const std::string& page, const s
       if (c.tag == Tag::kA && has_class(c, "result__a") && r.url.empty()) {
         const std::string* href = c.attr("href");
         if (href) r.url = unwrap_ddg(*href, page_url);
-        r.title = collapse(d.text_of(k));
+        r.title = html::collapse_whitespace(d.text_of(k));
       } else if (has_class(c, "result__snippet") && r.snippet.empty()) {
-        r.snippet = collapse(d.text_of(k));
+        r.snippet = html::collapse_whitespace(d.text_of(k));
       }
     }
     i = end - 1;
@@ -140,8 +128,8 @@ Result<std::vector<SearchResult>> parse_searxng_json(const std::string& text) {
     SearchResult s;
     s.url = r["url"].get<std::string>();
     if (!http::parse_http_url(s.url)) continue;
-    if (r.contains("title") && r["title"].is_string()) s.title = collapse(r["title"].get<std::string>());
-    if (r.contains("content") && r["content"].is_string()) s.snippet = collapse(r["content"].get<std::string>());
+    if (r.contains("title") && r["title"].is_string()) s.title = html::collapse_whitespace(r["title"].get<std::string>());
+    if (r.contains("content") && r["content"].is_string()) s.snippet = html::collapse_whitespace(r["content"].get<std::string>());
     out.push_back(std::move(s));
   }
   return out;
@@ -160,7 +148,7 @@ std::string format_results(const std::vector<SearchResult>& results) {
 
 Result<std::vector<SearchResult>> web_search(const WebConfig& config, const std::string& query,
                                              const std::atomic<bool>* cancelled) {
-  std::string q = collapse(query);
+  std::string q = html::collapse_whitespace(query);
   if (q.empty()) return Error("empty search query");
   if (config.search_backend == "local") {  // tools/local: SQLite FTS5 over a folder
     auto idx = shared_local_index(config.local_dir, config.local_db);
@@ -205,7 +193,7 @@ std::string SearchTool::description() const {
 ToolResult SearchTool::invoke(const std::string& input, const ToolContext& ctx) {
   auto r = web_search(config_, input, ctx.cancelled);
   if (!r) return ToolResult::failure(r.error().message);
-  if (r->empty()) return ToolResult::success("No results for: " + collapse(input));
+  if (r->empty()) return ToolResult::success("No results for: " + html::collapse_whitespace(input));
   std::vector<std::string> sources;
   for (const auto& s : *r) sources.push_back(s.url);
   return ToolResult::success(format_results(*r), std::move(sources));
