@@ -266,26 +266,14 @@ class CpuBackend final : public Backend {
       });
     } else if (l.qc) {
       const cpu::PackedQ4Cols& q = *l.qc;
-      const float* xr = x;
-      if (!q.perm.empty()) {
-        xperm_.resize(static_cast<size_t>(n) * q.in);
-        for (int t = 0; t < n; ++t)
-          for (int k = 0; k < q.in; ++k) xperm_[static_cast<size_t>(t) * q.in + k] = x[static_cast<size_t>(t) * q.in + q.perm[k]];
-        xr = xperm_.data();
-      }
+      const float* xr = permuted(x, n, q.in, q.perm);
       size_t min_chunk = std::max<size_t>(4, 65536 / (static_cast<size_t>(q.in) * std::max(1, n)) + 1);
       parallel(q.out, min_chunk, [&](size_t b, size_t e) {
         cpu::q4_cols_gemm_avx512(q, xr, n, y, q.out, static_cast<int>(b), static_cast<int>(e));
       });
     } else if (l.q) {
       const PackedQuant& q = *l.q;
-      const float* xr = x;
-      if (!q.perm.empty()) {
-        xperm_.resize(static_cast<size_t>(n) * q.in);
-        for (int t = 0; t < n; ++t)
-          for (int k = 0; k < q.in; ++k) xperm_[static_cast<size_t>(t) * q.in + k] = x[static_cast<size_t>(t) * q.in + q.perm[k]];
-        xr = xperm_.data();
-      }
+      const float* xr = permuted(x, n, q.in, q.perm);
       const int ncb = q.out_pad / 8;
       // ~64K weights per task keeps small layers on one thread.
       size_t min_chunk = std::max<size_t>(1, 65536 / (static_cast<size_t>(q.in) * 8 * std::max(1, n)) + 1);
@@ -414,6 +402,16 @@ class CpuBackend final : public Backend {
   std::vector<Slot> slots_;
   std::vector<float> rope_cos_, rope_sin_;
   std::vector<float> xperm_;
+
+  // x [n, in] with each row's columns in act-order (perm) order, in xperm_;
+  // x itself when there is no permutation.
+  const float* permuted(const float* x, int n, int in, const std::vector<int32_t>& perm) {
+    if (perm.empty()) return x;
+    xperm_.resize(static_cast<size_t>(n) * in);
+    for (int t = 0; t < n; ++t)
+      for (int k = 0; k < in; ++k) xperm_[static_cast<size_t>(t) * in + k] = x[static_cast<size_t>(t) * in + perm[k]];
+    return xperm_.data();
+  }
 };
 
 }  // namespace
