@@ -8,6 +8,7 @@
 #include "kernels/attention.cuh"
 
 #include "kernels/common.cuh"
+#include "kernels/gptq_gemv.cuh"
 
 namespace rewoo::kernels {
 namespace {
@@ -174,7 +175,7 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_o,
     for (int s = 0; s < used; ++s)
       o += part_o[(head * n_splits + s) * hd + d] * __expf(part_ml[head * n_splits + s].x - m);
     if (out) out[head * hd + d] = o * inv;
-    if (out_h) out_h[(size_t)t * n_heads * hd + dest[h * hd + d]] = __float2half_rn(o * inv);
+    if (out_h) gptq_store_staged(out_h + (size_t)t * n_heads * hd, dest[h * hd + d], o * inv);
   }
 }
 

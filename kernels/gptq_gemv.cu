@@ -1,25 +1,36 @@
-// GPTQ GEMV/GEMM for decode batches on tensor cores (mma.sync m16n8k16).
+// GPTQ GEMV for decode batches on tensor cores (mma.sync m16n8k16), with
+// the operands swapped: the dequantized weights are the mma's A operand (16
+// output columns x 16 k) and the activations its B operand (16 k x 8 batch
+// rows), so a batch of one wastes 7/8 of each mma rather than 15/16.
 //
-// Each warp owns 32 output columns. A thread (g = lane / 4, t = lane % 4)
-// loads 16 bytes per packed row: 4 adjacent columns col0 + 4g + c. Those 4
-// columns become 4 mma tiles (tile c holds columns col0 + 4n' + c, n' = 0..7),
-// so the B fragment's column index is g, as mma.sync wants. Along K a thread
-// owns V consecutive reordered rows (8 for 4-bit, 32 for 3-bit) of each
-// k-block of 4V rows; its V values are cut into fp16 pairs (P[0], P[1], ...)
-// and mma step s uses P[2s] as B rows (2t, 2t+1) and P[2s+1] as rows
-// (2t+8, 2t+9). A dot product does not care in which order its terms come,
-// so the activation tile in shared memory is stored in the same pair order
-// (see pair_row()), and the A fragment is two plain 8-byte loads.
+// Each warp owns 32 output columns. Thread (g = lane / 4, t = lane % 4) loads
+// 16 bytes per packed row: the 4 adjacent columns col0 + 4g + c. Tile 0 holds
+// columns c = 0 (A rows g) and c = 1 (A rows g + 8), tile 1 columns 2 and 3.
+// Along K a thread owns V consecutive reordered rows (8 for 4-bit, 32 for
+// 3-bit) of each k-block of 4V rows; its V values are cut into fp16 pairs
+// P[0], P[1], ... and mma step s takes P[2s] as A columns (2t, 2t+1) and
+// P[2s+1] as (2t+8, 2t+9). A dot product does not care in which order its
+// terms come, so the activations are staged in that same pair order
+// (pair_row(), gptq_input_order()) and the B fragment of thread t is simply
+// the staged x at its own V rows: one 16-byte load per 8 rows.
 //
 // Dequantization in registers, fp16 magic-number form (0x6400 = 1024.0):
 //  4-bit (Marlin's trick): (w & 0x000F000F) | 0x64006400 is the half2
-//   (1024 + q0, 1024 + q4); with mask 0x00F000F0 it is (1024 + 16 q1, ...),
-//   which an exact fma by 1/16 brings back. Subtracting (1024 + zero) and
-//   multiplying by the scale gives the weight.
+//   (1024 + q0, 1024 + q4); with mask 0x00F000F0 it is (1024 + 16 q1, ...).
+//   The activations meeting the "16 q" pairs are staged divided by 16
+//   (kStagedDiv16), so these raw values need no arithmetic. Without groups
+//   a second mma per step subtracts (1024 + z, 1024 + 16 z) times the same
+//   activations (exact in fp16, summed in fp32) and the scale is applied once
+//   per output; with groups each pair is (raw - offset) * scale in registers.
 //  3-bit, kernel layout (gptq3_repack): word j of a 32-row unit holds rows
 //   10j+i at bits 3i (i < 5) and rows 10j+5+i at bits 16 + 3i; bit 15 / 31 of
 //   word j is bit j of row 30 / 31. Pairs (10j+i, 10j+5+i) come out with one
-//   mask each (after a shift by 6 for i = 3, 4).
+//   mask each (after a shift by 6 for i = 3, 4), then an exact fma or
+//   subtraction removes the magic number and the zero point.
+//
+// Blocks split K (whole waves of resident blocks) and add their partial sums
+// to `out` atomically; activations past the warp's K range are loaded as
+// zero, which keeps the inner loop free of checks.
 #include "kernels/gptq_gemv.cuh"
 
 #include "kernels/common.cuh"
@@ -30,7 +41,6 @@ namespace rewoo::kernels {
 namespace {
 
 constexpr int kWarpsN = 4;  // warps side by side along N (128 columns a block)
-constexpr int kWarpsK = 2;  // warps splitting the block's K range
 
 __device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, uint32_t b0,
                                           uint32_t b1) {
@@ -60,264 +70,286 @@ __host__ __device__ __forceinline__ int pair_row(int p) {
   }
 }
 
-// The 4-bit word q of one column -> pairs P0..P3 = (k0,k4) (k1,k5) (k2,k6) (k3,k7),
-// times the scale s when SCALE.
-template <bool SCALE>
-__device__ __forceinline__ void dequant4(uint32_t q, half2 s, half2 z_lo, half2 z_hi,
-                                         uint32_t* p) {
-  const half2 k16 = __float2half2_rn(1.0f / 16.0f);
-  const uint32_t q8 = q >> 8;
-  half2 v[4];
-  v[0] = __hsub2(as_h2((q & 0x000F000Fu) | 0x64006400u), z_lo);
-  v[1] = __hfma2(as_h2((q & 0x00F000F0u) | 0x64006400u), k16, z_hi);
-  v[2] = __hsub2(as_h2((q8 & 0x000F000Fu) | 0x64006400u), z_lo);
-  v[3] = __hfma2(as_h2((q8 & 0x00F000F0u) | 0x64006400u), k16, z_hi);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) p[i] = as_u32(SCALE ? __hmul2(v[i], s) : v[i]);
+// (a & MASK) | MAGIC in one instruction (the compiler splits it in two).
+template <uint32_t MASK, uint32_t MAGIC>
+__device__ __forceinline__ uint32_t and_or(uint32_t a) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(a), "n"(MASK), "n"(MAGIC));
+  return r;
 }
 
-// Pair i (0..15) of three 3-bit words of one column (see dequant3).
+// The 4-bit word q -> raw pairs (1024 + q0, 1024 + q4), (1024 + 16 q1, ...),
+// (1024 + q2, ...), (1024 + 16 q3, ...).
+__device__ __forceinline__ void dequant4_raw(uint32_t q, uint32_t* p) {
+  const uint32_t q8 = q >> 8;
+  p[0] = and_or<0x000F000Fu, 0x64006400u>(q);
+  p[1] = and_or<0x00F000F0u, 0x64006400u>(q);
+  p[2] = and_or<0x000F000Fu, 0x64006400u>(q8);
+  p[3] = and_or<0x00F000F0u, 0x64006400u>(q8);
+}
+
+// Pair I (0..15) of the three 3-bit words of one column, minus the zero point
+// (z0 = 1024 + z, z3 = -(128 + z), z6 = -(16 + z)), times s when SCALE.
 template <int I, bool SCALE>
-__device__ __forceinline__ uint32_t dequant3_pair(uint32_t q0, uint32_t q1, uint32_t q2, half2 s,
+__device__ __forceinline__ uint32_t dequant3_pair(const uint32_t* q, const uint32_t* q6, half2 s,
                                                   half2 z0, half2 z3, half2 z6) {
+  half2 v;
   if constexpr (I == 15) {
-    const uint32_t hi = ((q0 >> 15) & 0x00010001u) | ((q1 >> 14) & 0x00020002u) |
-                        ((q2 >> 13) & 0x00040004u);
-    return as_u32(SCALE ? __hmul2(__hsub2(as_h2(hi | 0x64006400u), z0), s)
-                         : __hsub2(as_h2(hi | 0x64006400u), z0));
+    const uint32_t hi = ((q[0] >> 15) & 0x00010001u) | ((q[1] >> 14) & 0x00020002u) |
+                        ((q[2] >> 13) & 0x00040004u);
+    v = __hsub2(as_h2(hi | 0x64006400u), z0);
   } else {
     constexpr int j = I / 5, i = I % 5;
-    const uint32_t w = j == 0 ? q0 : (j == 1 ? q1 : q2);
-    const uint32_t a = i >= 3 ? (w >> 6) : w;
+    const uint32_t a = i >= 3 ? q6[j] : q[j];
     constexpr int pos = i >= 3 ? i - 2 : i;  // 0, 1 (bits 3..), 2 (bits 6..)
     if constexpr (pos == 0) {
-      const half2 v = __hsub2(as_h2((a & 0x00070007u) | 0x64006400u), z0);
-      return as_u32(SCALE ? __hmul2(v, s) : v);
+      v = __hsub2(as_h2(and_or<0x00070007u, 0x64006400u>(a)), z0);
     } else if constexpr (pos == 1) {
-      const half2 v = __hfma2(as_h2((a & 0x00380038u) | 0x64006400u), __float2half2_rn(0.125f), z3);
-      return as_u32(SCALE ? __hmul2(v, s) : v);
+      v = __hfma2(as_h2(and_or<0x00380038u, 0x64006400u>(a)), __float2half2_rn(0.125f), z3);
     } else {
-      const half2 v =
-          __hfma2(as_h2((a & 0x01C001C0u) | 0x64006400u), __float2half2_rn(1.0f / 64.0f), z6);
-      return as_u32(SCALE ? __hmul2(v, s) : v);
+      v = __hfma2(as_h2(and_or<0x01C001C0u, 0x64006400u>(a)), __float2half2_rn(1.0f / 64.0f), z6);
     }
   }
+  return as_u32(SCALE ? __hmul2(v, s) : v);
 }
 
-// GROUPED: scales change along K (applied in registers per k-block).
-// Otherwise one scale per column: the mma sums (q - zero) * x exactly and the
-// scale is applied once per output.
-template <int BITS, int MT, int U, bool GROUPED>
-__global__ void __launch_bounds__(32 * kWarpsN * kWarpsK, MT == 1 ? 2 : 1)
+template <int... I>
+struct Seq {};
+
+// All 16 pairs of one 3-bit column.
+template <bool SCALE, int... I>
+__device__ __forceinline__ void dequant3(const uint32_t* q, half2 s, half2 z0, half2 z3, half2 z6,
+                                         uint32_t* p, Seq<I...>) {
+  const uint32_t q6[3] = {q[0] >> 6, q[1] >> 6, q[2] >> 6};
+  ((p[I] = dequant3_pair<I, SCALE>(q, q6, s, z0, z3, z6)), ...);
+}
+
+template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB>
+__global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     gptq_gemv_kernel(const half* __restrict__ xh, const uint32_t* __restrict__ qweight,
                      const half2* __restrict__ sz, const float* __restrict__ bias,
                      float* __restrict__ out, int M, int K, int N, int ldo, int group_shift,
                      int kchunk) {
   constexpr int V = BITS == 4 ? 8 : 32;   // reordered rows per thread per k-block
   constexpr int KB = 4 * V;               // rows per k-block
-  constexpr int WPT = BITS == 4 ? 1 : 3;  // 16-byte loads per thread per k-block
+  constexpr int WPT = BITS == 4 ? 1 : 3;  // 16-byte weight loads per thread per k-block
+  constexpr int XPT = V / 8;              // 16-byte activation loads per batch tile
   constexpr int NP = V / 2;               // fp16 pairs per column per k-block
-  constexpr int kRowStep = kWarpsK * KB;  // rows between a warp's k-blocks
-  __shared__ float red[(kWarpsK - 1) * kWarpsN * 32 * 16 * MT];
-  extern __shared__ __align__(16) half xs[];  // [min(M, 16 MT)][kchunk + 8]: x slice
-
+  __shared__ float red[WK > 1 ? (WK - 1) * kWarpsN * 32 * 8 * NT : 1];
   const int k0 = blockIdx.y * kchunk;
   const int k1 = min(K, k0 + kchunk);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int wn = warp % kWarpsN, wk = warp / kWarpsN;
   const int g = lane >> 2, t = lane & 3;
   const int col0 = (blockIdx.x * kWarpsN + wn) * 32;
-  // Columns past N (N % 32 != 0) read column 0..3 and are never stored.
+  // Columns past N (N % 32 != 0) read columns 0..3 and are never stored.
   const int colt = col0 + 4 * g < N ? col0 + 4 * g : 0;
   const size_t n4 = N / 4;
-
-  float acc[MT][4][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int c = 0; c < 4; ++c)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[mt][c][e] = 0.0f;
-
   const int nkb = ceil_div(k1 - k0, KB);
-  const int n_my = nkb > wk ? ceil_div(nkb - wk, kWarpsK) : 0;  // k-blocks of this warp
-  const int r0 = k0 + wk * KB + t * V;                           // thread's first row
-  // Packed row of r0 (4-bit: r/8; 3-bit: r/32*3), advancing kRowStep*BITS/32 rows.
-  const uint4* wp = reinterpret_cast<const uint4*>(qweight) + (size_t)(r0 * BITS / 32) * n4 +
-                    colt / 4;
-  constexpr int kWStep = kRowStep * BITS / 32;
-  const int xs_stride = kchunk + 8;
-  const half* xp = xs + (r0 - k0);
+  const int n_my = nkb > wk ? (nkb - wk + WK - 1) / WK : 0;  // k-blocks of this warp
+  const int r0 = k0 + wk * KB + V * t;                       // thread's first row
+  const uint4* wp =
+      reinterpret_cast<const uint4*>(qweight) + (size_t)(r0 * BITS / 32) * n4 + colt / 4;
+  const size_t wstep = (size_t)WK * KB * BITS / 32 * n4;  // uint4 between a warp's k-blocks
+  constexpr int kXStep = WK * KB / 8;                     // uint4 of x between them
+  const uint4* xp[NT];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+    xp[nt] = reinterpret_cast<const uint4*>(xh + (size_t)min(nt * 8 + g, M - 1) * K + r0);
 
-  uint4 w[2][U][WPT];
-  uint4 gs[2][U];
-  half2 zc[4][3];  // per-column constants when !GROUPED
+  float acc[2][NT][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][nt][e] = 0.0f;
+
+  // Without groups, a batch tile of one subtracts the 4-bit offsets with a
+  // second mma (cheaper than 4 subtractions per column word); larger batches
+  // and 3-bit subtract in registers. Per-column constants: the negated
+  // offsets as mma A fragments, or the zero-point terms.
+  constexpr bool kConstMma = BITS == 4 && !GROUPED && NT == 1;
+  uint32_t cneg[2][4];
+  half2 zc[4][3];
   if constexpr (!GROUPED) {
     const uint4 g0 = __ldg(reinterpret_cast<const uint4*>(sz + colt));
     const uint32_t* gw = reinterpret_cast<const uint32_t*>(&g0);
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
       const half zero = __high2half(as_h2(gw[c]));
-      zc[c][0] = __half2half2(__hadd(zero, __float2half(1024.0f)));
-      zc[c][1] = __half2half2(__hneg(__hadd(zero, __float2half(BITS == 4 ? 64.0f : 128.0f))));
-      zc[c][2] = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
-    }
-  }
-  auto load = [&](int buf, int i) {
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int iu = i + u;
-      const int r = r0 + iu * kRowStep;
-      if (iu < n_my && r < k1) {
-#pragma unroll
-        for (int j = 0; j < WPT; ++j) w[buf][u][j] = ld_stream(wp + ((size_t)iu * kWStep + j) * n4);
-        if constexpr (GROUPED)
-          gs[buf][u] = __ldg(reinterpret_cast<const uint4*>(sz + (size_t)(r >> group_shift) * N + colt));
-      } else {
-#pragma unroll
-        for (int j = 0; j < WPT; ++j) w[buf][u][j] = make_uint4(0, 0, 0, 0);
-        if constexpr (GROUPED) gs[buf][u] = make_uint4(0, 0, 0, 0);
-      }
-    }
-  };
-  auto compute = [&](int buf, int i) {
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int iu = i + u;
-      const bool ok = iu < n_my && r0 + iu * kRowStep < k1;
-      const half* xa = xp + iu * kRowStep;
-      // A fragments (rows g, g + 8 of each m-tile) straight from global / L1.
-      auto load_a = [&](int mt, int s, uint32_t* af) {
-        const int r_lo = mt * 16 + g, r_hi = r_lo + 8;
-        uint2 lo = make_uint2(0, 0), hi = make_uint2(0, 0);
-        if (ok && r_lo < M) lo = *reinterpret_cast<const uint2*>(xa + r_lo * xs_stride + 4 * s);
-        if (ok && r_hi < M) hi = *reinterpret_cast<const uint2*>(xa + r_hi * xs_stride + 4 * s);
-        af[0] = lo.x;
-        af[1] = hi.x;
-        af[2] = lo.y;
-        af[3] = hi.y;
-      };
-      half2 s2[4], z0[4], z3[4], z6[4];
-      if constexpr (GROUPED) {
-        const uint32_t* gw = reinterpret_cast<const uint32_t*>(&gs[buf][u]);
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          const half2 sc = as_h2(gw[c]);
-          s2[c] = __low2half2(sc);
-          const half zero = __high2half(sc);
-          z0[c] = __half2half2(__hadd(zero, __float2half(1024.0f)));
-          z3[c] = __half2half2(__hneg(__hadd(zero, __float2half(BITS == 4 ? 64.0f : 128.0f))));
-          if constexpr (BITS == 3) z6[c] = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
-        }
-      } else {
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          z0[c] = zc[c][0];
-          z3[c] = zc[c][1];
-          z6[c] = zc[c][2];
-        }
-      }
       if constexpr (BITS == 4) {
-        uint32_t a[MT][2][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int s = 0; s < 2; ++s) load_a(mt, s, a[mt][s]);
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          uint32_t p[NP];
-          dequant4<GROUPED>(reinterpret_cast<const uint32_t*>(&w[buf][u][0])[c], s2[c], z0[c],
-                            z3[c], p);
-#pragma unroll
-          for (int s = 0; s < 2; ++s)
-#pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
-              mma_16816(acc[mt][c], a[mt][s], p[2 * s], p[2 * s + 1]);
-        }
+        const half lo = __hadd(zero, __float2half(1024.0f));
+        const half hi = __hfma(zero, __float2half(16.0f), __float2half(1024.0f));
+        cneg[c / 2][c % 2] = as_u32(__half2half2(__hneg(lo)));
+        cneg[c / 2][2 + c % 2] = as_u32(__half2half2(__hneg(hi)));
+        zc[c][0] = __half2half2(lo);
+        zc[c][1] = __half2half2(hi);
       } else {
-        const uint32_t* w0 = reinterpret_cast<const uint32_t*>(&w[buf][u][0]);
-        const uint32_t* w1 = reinterpret_cast<const uint32_t*>(&w[buf][u][1]);
-        const uint32_t* w2 = reinterpret_cast<const uint32_t*>(&w[buf][u][2]);
-#define REWOO_STEP3(S)                                                                       \
-  {                                                                                          \
-    uint32_t a[MT][4];                                                                       \
-    _Pragma("unroll") for (int mt = 0; mt < MT; ++mt) load_a(mt, S, a[mt]);                  \
-    _Pragma("unroll") for (int c = 0; c < 4; ++c) {                                          \
-      const uint32_t b0 = dequant3_pair<2 * S, GROUPED>(w0[c], w1[c], w2[c], s2[c], z0[c], z3[c], z6[c]); \
-      const uint32_t b1 = dequant3_pair<2 * S + 1, GROUPED>(w0[c], w1[c], w2[c], s2[c], z0[c], z3[c], z6[c]); \
-      _Pragma("unroll") for (int mt = 0; mt < MT; ++mt) mma_16816(acc[mt][c], a[mt], b0, b1); \
-    }                                                                                        \
-  }
-        REWOO_STEP3(0) REWOO_STEP3(1) REWOO_STEP3(2) REWOO_STEP3(3)
-        REWOO_STEP3(4) REWOO_STEP3(5) REWOO_STEP3(6) REWOO_STEP3(7)
-#undef REWOO_STEP3
+        zc[c][0] = __half2half2(__hadd(zero, __float2half(1024.0f)));
+        zc[c][1] = __half2half2(__hneg(__hadd(zero, __float2half(128.0f))));
+        zc[c][2] = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
       }
     }
-  };
-  // Two register buffers: the next U k-blocks load while these are computed.
-  // The first weights (never written by any kernel) load before the wait for
-  // the previous kernel; x and out are touched only after it.
-  pdl_trigger();
-  if (n_my > 0) load(0, 0);
-  pdl_wait();
-  {
-    // Stage this block's slice of x (rows < M) while the first weights load.
-    const int rows = min(M, 16 * MT);
-    const int vecs = (k1 - k0) / 8;  // 16-byte pieces per row (K % 32 == 0)
-    for (int i = threadIdx.x; i < rows * vecs; i += blockDim.x) {
-      const int m = i / vecs, v = i - m * vecs;
-      const unsigned dst = (unsigned)__cvta_generic_to_shared(xs + m * xs_stride + v * 8);
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst),
-                   "l"(xh + (size_t)m * K + k0 + v * 8));
-    }
-    asm volatile("cp.async.wait_all;" ::: "memory");
-    __syncthreads();
-  }
-  for (int i = 0; i < n_my; i += 2 * U) {
-    if (i + U < n_my) load(1, i + U);
-    compute(0, i);
-    if (i + U >= n_my) break;
-    if (i + 2 * U < n_my) load(0, i + 2 * U);
-    compute(1, i + U);
   }
 
-  // Sum the kWarpsK partial tiles of each column group, then add to out.
-  constexpr int kTile = MT * 16;
-  if (wk > 0) {
-    float* dst = red + ((wk - 1) * kWarpsN + wn) * 32 * kTile + lane;
+  // Register buffers; k-blocks past the warp's range keep stale weights
+  // (finite raw values) and get zero activations and zero scales.
+  uint4 w[2][U][WPT], xv[2][U][NT][XPT], gs[2][U];
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+  for (int b = 0; b < 2; ++b)
 #pragma unroll
-      for (int c = 0; c < 4; ++c)
+    for (int u = 0; u < U; ++u)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) dst[((mt * 4 + c) * 4 + e) * 32] = acc[mt][c][e];
+      for (int j = 0; j < WPT; ++j) w[b][u][j] = make_uint4(0, 0, 0, 0);
+  // k-blocks of this warp that hold rows of this thread: a 3-bit k-block
+  // (128 rows) can end past K, and the thread's 32-row unit is then either
+  // whole or absent (K % 32 == 0).
+  const int n_thr = BITS == 4 ? n_my : max(0, min(n_my, ceil_div(k1 - r0, WK * KB)));
+  auto load_w = [&](int buf, int i) {
+    const int rem = n_thr - i;
+    const uint4* q = wp + (size_t)i * wstep;
+#pragma unroll
+    for (int u = 0; u < U; ++u, q += wstep) {
+      if (u < rem) {
+#pragma unroll
+        for (int j = 0; j < WPT; ++j) w[buf][u][j] = ld_stream(q + j * n4);
+      }
+      if constexpr (GROUPED) {
+        const int r = r0 + (i + u) * WK * KB;
+        gs[buf][u] = u < rem ? __ldg(reinterpret_cast<const uint4*>(
+                                   sz + (size_t)(r >> group_shift) * N + colt))
+                             : make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  // Activations through L2 (ld.global.cg): under programmatic dependent
+  // launch this kernel starts before the one writing them has finished, and
+  // the non-coherent path could serve stale lines.
+  auto load_x = [&](int buf, int i) {
+    const int rem = n_thr - i;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const uint4* xq = xp[nt] + i * kXStep;
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int j = 0; j < XPT; ++j)
+          xv[buf][u][nt][j] = u < rem ? __ldcg(xq + u * kXStep + j) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  auto compute = [&](int buf) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      uint32_t p[4][NP];
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        half2 s2, z0, z3, z6;
+        if constexpr (GROUPED) {
+          const half2 sc = as_h2(reinterpret_cast<const uint32_t*>(&gs[buf][u])[c]);
+          const half zero = __high2half(sc);
+          s2 = __low2half2(sc);
+          z0 = __half2half2(__hadd(zero, __float2half(1024.0f)));
+          if constexpr (BITS == 4) {
+            z3 = __half2half2(__hfma(zero, __float2half(16.0f), __float2half(1024.0f)));
+          } else {
+            z3 = __half2half2(__hneg(__hadd(zero, __float2half(128.0f))));
+            z6 = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
+          }
+        } else {
+          z0 = zc[c][0];
+          z3 = zc[c][1];
+          if constexpr (BITS == 3) z6 = zc[c][2];
+        }
+        if constexpr (BITS == 4) {
+          dequant4_raw(reinterpret_cast<const uint32_t*>(&w[buf][u][0])[c], p[c]);
+          if constexpr (!kConstMma) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+              const half2 v = __hsub2(as_h2(p[c][i]), i & 1 ? z3 : z0);
+              p[c][i] = as_u32(GROUPED ? __hmul2(v, s2) : v);
+            }
+          }
+        } else {
+          const uint32_t q[3] = {reinterpret_cast<const uint32_t*>(&w[buf][u][0])[c],
+                                 reinterpret_cast<const uint32_t*>(&w[buf][u][1])[c],
+                                 reinterpret_cast<const uint32_t*>(&w[buf][u][2])[c]};
+          dequant3<GROUPED>(q, s2, z0, z3, z6, p[c],
+                            Seq<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15>{});
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < NP / 2; ++s)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          const uint32_t* xb = reinterpret_cast<const uint32_t*>(&xv[buf][u][nt][s / 2]) + 2 * (s % 2);
+#pragma unroll
+          for (int tile = 0; tile < 2; ++tile) {
+            const uint32_t a[4] = {p[2 * tile][2 * s], p[2 * tile + 1][2 * s],
+                                   p[2 * tile][2 * s + 1], p[2 * tile + 1][2 * s + 1]};
+            mma_16816(acc[tile][nt], a, xb[0], xb[1]);
+            if constexpr (kConstMma) mma_16816(acc[tile][nt], cneg[tile], xb[0], xb[1]);
+          }
+        }
+    }
+  };
+  // Weights never change: the first ones load before waiting for the
+  // previous kernel; activations are read only after it.
+  pdl_trigger();
+  load_w(0, 0);
+  pdl_wait();
+  load_x(0, 0);
+  for (int i = 0; i < n_my; i += 2 * U) {
+    load_w(1, i + U);
+    load_x(1, i + U);
+    compute(0);
+    if (i + U >= n_my) break;
+    load_w(0, i + 2 * U);
+    load_x(0, i + 2 * U);
+    compute(1);
   }
-  __syncthreads();
-  if (wk != 0) return;
-  for (int o = 1; o < kWarpsK; ++o) {
-    const float* src = red + ((o - 1) * kWarpsN + wn) * 32 * kTile + lane;
+
+  // Sum the WK partial tiles of each column group, then add to out.
+  if constexpr (WK > 1) {
+    constexpr int kVals = 2 * NT * 4;
+    if (wk > 0) {
+      float* dst = red + ((wk - 1) * kWarpsN + wn) * 32 * kVals + lane;
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+      for (int i = 0; i < 2; ++i)
 #pragma unroll
-      for (int c = 0; c < 4; ++c)
+        for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[mt][c][e] += src[((mt * 4 + c) * 4 + e) * 32];
+          for (int e = 0; e < 4; ++e) dst[((i * NT + nt) * 4 + e) * 32] = acc[i][nt][e];
+    }
+    __syncthreads();
+    if (wk != 0) return;
+#pragma unroll
+    for (int o = 1; o < WK; ++o) {
+      const float* src = red + ((o - 1) * kWarpsN + wn) * 32 * kVals + lane;
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[i][nt][e] += src[((i * NT + nt) * 4 + e) * 32];
+    }
   }
+  if (2 * t >= M) return;  // holds no stored batch column
   const bool add_bias = bias != nullptr && blockIdx.y == 0;
 #pragma unroll
-  for (int c = 0; c < 4; ++c)
+  for (int tile = 0; tile < 2; ++tile)
 #pragma unroll
-    for (int e2 = 0; e2 < 2; ++e2) {
-      const int n = col0 + 4 * (2 * t + e2) + c;
+    for (int h = 0; h < 2; ++h) {
+      const int n = col0 + 4 * g + 2 * tile + h;
       if (n >= N) continue;
       const float scale = GROUPED ? 1.0f : __low2float(sz[n]);
       const float b = add_bias ? bias[n] : 0.0f;
 #pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
+      for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int m = mt * 16 + g + 8 * h;
-          if (m < M) atomicAdd(out + (size_t)m * ldo + n, acc[mt][c][2 * h + e2] * scale + b);
+        for (int e = 0; e < 2; ++e) {
+          const int m = nt * 8 + 2 * t + e;
+          if (m < M) atomicAdd(out + (size_t)m * ldo + n, acc[tile][nt][2 * h + e] * scale + b);
         }
     }
 }
@@ -332,53 +364,44 @@ int sm_count() {
   return n;
 }
 
-template <int BITS, int MT, bool GROUPED>
-void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
-                 const float* bias, float* out, int M, int K, int N, int ldo, int group_size) {
-  constexpr int V = BITS == 4 ? 8 : 32;
-  constexpr int KB = 4 * V;
-  constexpr int U = BITS == 4 ? 4 : 2;
-  auto kernel = gptq_gemv_kernel<BITS, MT, U, GROUPED>;
-  static int per_sm = [&] {
-    int b = 0;
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, 32 * kWarpsN * kWarpsK, 0);
-    return b > 0 ? b : 1;
-  }();
-  int shift = 0;
-  while ((1 << shift) < group_size) ++shift;
-  // The block's x slice lives in shared memory: rows * (kchunk + 8) halves.
-  constexpr int kSmemMax = 64 * 1024;
-  static bool attr = [&] {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemMax);
-    return true;
-  }();
-  (void)attr;
-  const int rows = std::min(M, 16 * MT);
-  const int kmax = std::max(KB, (kSmemMax / (2 * rows) - 8) / KB * KB);
-  // Whole waves of blocks: split K so that the block count is close to a
-  // multiple of the resident slots, keeping >= 2 k-blocks per warp.
-  const int nb_n = ceil_div(N, 32 * kWarpsN);
-  const int slots = per_sm * sm_count();
-  const int max_split = std::max(1, K / (2 * KB * kWarpsK));
-  const int min_split = ceil_div(K, kmax);
-  int best = min_split;
+// Splits K so that the block count is close to whole waves of the resident
+// slots, keeping >= 2 k-blocks of `kb` rows per K-warp; returns kchunk, a
+// whole number of `u` k-blocks per warp where that keeps the split.
+int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u) {
+  const int max_split = std::max(1, K / (2 * kb * wk));
+  int best = 1;
   double best_eff = 0;
-  for (int ks = min_split; ks <= std::max(min_split, std::min(max_split, 64)); ++ks) {
+  for (int ks = 1; ks <= std::min(max_split, 64); ++ks) {
     const int blocks = nb_n * ks;
     const int waves = ceil_div(blocks, slots);
-    // efficiency: busy fraction of the last wave, discounted per extra split
+    // busy fraction of the last wave, discounted per extra split
     const double eff = (double)blocks / (waves * slots) * (1.0 - 0.01 * ks);
     if (eff > best_eff + 1e-9) {
       best_eff = eff;
       best = ks;
     }
   }
-  const int kchunk = ceil_div(ceil_div(K, best), KB) * KB;
-  const int ksplit = ceil_div(K, kchunk);
-  dim3 grid(nb_n, ksplit);
-  const size_t smem = (size_t)rows * (kchunk + 8) * sizeof(half);
-  launch_kernel(kernel, grid, dim3(32 * kWarpsN * kWarpsK), smem, stream, xh, qweight, sz, bias, out,
-                M, K, N, ldo, shift, kchunk);
+  const int fine = ceil_div(ceil_div(K, best), kb * wk) * kb * wk;
+  const int coarse = ceil_div(ceil_div(K, best), kb * wk * u) * kb * wk * u;
+  return ceil_div(K, coarse) == ceil_div(K, fine) ? coarse : fine;
+}
+
+template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB>
+void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
+                 const float* bias, float* out, int M, int K, int N, int ldo, int group_size) {
+  auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB>;
+  static const int per_sm = [&] {
+    int b = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, 32 * kWarpsN * WK, 0);
+    return b > 0 ? b : 1;
+  }();
+  int shift = 0;
+  while ((1 << shift) < group_size) ++shift;
+  const int nb_n = ceil_div(N, 32 * kWarpsN);
+  const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), 4 * (BITS == 4 ? 8 : 32), WK, 2 * U);
+  dim3 grid(nb_n, ceil_div(K, kchunk));
+  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), 0, stream, xh, qweight, sz, bias, out, M,
+                K, N, ldo, shift, kchunk);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
@@ -388,7 +411,7 @@ __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (size_t)M * K) return;
   const size_t m = i / K;
-  xh[m * K + dest[i % K]] = __float2half_rn(x[i]);
+  gptq_store_staged(xh + m * K, dest[i % K], x[i]);
 }
 
 __global__ void gptq_dequant_kernel(const uint32_t* __restrict__ qweight,
@@ -472,23 +495,56 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
                int group_size) {
   if (M <= 0) return;
   const bool grouped = group_size < K;
-#define REWOO_GEMV(B, MT, GR) \
-  launch_gemv<B, MT, GR>(stream, xh, qweight, sz, bias, out, M, K, N, ldo, group_size)
+  // Tile shapes measured on an H200 (bench_cuda_gemv --variants): 4 k-blocks
+  // in flight per buffer; a batch of 8 or more keeps two K-warps per block.
+#define REWOO_GEMV(B, NT, U, WK, MINB)                                                          \
+  (grouped ? launch_gemv<B, NT, true, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
+                                                   ldo, group_size)                             \
+           : launch_gemv<B, NT, false, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
+                                                    ldo, group_size))
   if (bits == 4) {
-    if (M <= 16) {
-      if (grouped) REWOO_GEMV(4, 1, true); else REWOO_GEMV(4, 1, false);
-    } else {
-      if (grouped) REWOO_GEMV(4, 2, true); else REWOO_GEMV(4, 2, false);
-    }
+    if (M <= 8) REWOO_GEMV(4, 1, 4, 2, 2);
+    else if (M <= 16) REWOO_GEMV(4, 2, 4, 2, 2);
+    else REWOO_GEMV(4, 4, 2, 2, 1);
   } else {
-    if (M <= 16) {
-      if (grouped) REWOO_GEMV(3, 1, true); else REWOO_GEMV(3, 1, false);
-    } else {
-      if (grouped) REWOO_GEMV(3, 2, true); else REWOO_GEMV(3, 2, false);
-    }
+    if (M <= 8) REWOO_GEMV(3, 1, 1, 2, 2);
+    else if (M <= 16) REWOO_GEMV(3, 2, 1, 2, 1);
+    else REWOO_GEMV(3, 4, 1, 2, 1);
   }
 #undef REWOO_GEMV
 }
+
+namespace detail {
+
+const char* const kGemvVariants[] = {"4b U4 WK2 B2", "4b U4 WK1 B4", "4b U2 WK2 B4",
+                                     "3b U1 WK2 B2", "3b U2 WK2 B1", "3b U1 WK1 B4",
+                                     "3b U2 WK1 B2", "3b U1 WK4 B1"};
+const int kGemvVariantCount = 8;
+
+void gptq_gemv_variant(int v, cudaStream_t stream, const half* xh, const uint32_t* qweight,
+                       const half2* sz, float* out, int M, int K, int N, int group_size) {
+  const bool g = group_size < K;
+#define REWOO_V(B, U, WK, MINB)                                                                  \
+  (M > 8 ? void()                                                                               \
+   : g   ? launch_gemv<B, 1, true, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N, \
+                                                group_size)                                     \
+         : launch_gemv<B, 1, false, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, \
+                                                 N, group_size))
+  switch (v) {
+    case 0: REWOO_V(4, 4, 2, 2); break;
+    case 1: REWOO_V(4, 4, 1, 4); break;
+    case 2: REWOO_V(4, 2, 2, 4); break;
+    case 3: REWOO_V(3, 1, 2, 2); break;
+    case 4: REWOO_V(3, 2, 2, 1); break;
+    case 5: REWOO_V(3, 1, 1, 4); break;
+    case 6: REWOO_V(3, 2, 1, 2); break;
+    case 7: REWOO_V(3, 1, 4, 1); break;
+    default: break;
+  }
+#undef REWOO_V
+}
+
+}  // namespace detail
 
 std::vector<int32_t> gptq_input_order(const int32_t* perm, int K, int bits) {
   const int V = bits == 4 ? 8 : 32;
@@ -496,8 +552,10 @@ std::vector<int32_t> gptq_input_order(const int32_t* perm, int K, int bits) {
   for (int p = 0; p < V; ++p) slot_of_row[bits == 4 ? pair_row<4>(p) : pair_row<3>(p)] = p;
   std::vector<int32_t> dest(K);
   for (int k = 0; k < K; ++k) {
-    const int staged = k / V * V + slot_of_row[k % V];
-    dest[perm ? perm[k] : k] = staged;
+    const int slot = slot_of_row[k % V];
+    // 4-bit: pairs 1 and 3 of each 8 (slots 2, 3, 6, 7) meet "1024 + 16 q".
+    const bool div16 = bits == 4 && (slot >> 1) % 2 == 1;
+    dest[perm ? perm[k] : k] = (k / V * V + slot) | (div16 ? kStagedDiv16 : 0);
   }
   return dest;
 }

@@ -26,11 +26,21 @@ namespace rewoo::kernels {
 // Largest batch gptq_gemv() takes; larger batches use gptq_dequant() + a GEMM.
 constexpr int kGptqGemvMaxRows = 32;
 
+// A staged position with this bit set holds x / 16 (exact in fp16 down to
+// 2^-20; 4-bit layers only, see gptq_gemv.cu).
+constexpr int32_t kStagedDiv16 = 1 << 30;
+
 // The activation order gptq_gemv() reads: x[m][i] goes to xh[m][dest[i]],
 // dest = gptq_input_order(perm, K, bits) (the act-order permutation plus the
 // register pairing of the kernel; computed once per layer at upload). Any
 // kernel that writes a GEMV input can scatter through dest itself.
 std::vector<int32_t> gptq_input_order(const int32_t* perm, int K, int bits);
+#ifdef __CUDACC__
+// Writes activation v to its staged position d = dest[i] of row `row`.
+__device__ __forceinline__ void gptq_store_staged(half* row, int32_t d, float v) {
+  row[d & (kStagedDiv16 - 1)] = __float2half_rn(d & kStagedDiv16 ? v * 0.0625f : v);
+}
+#endif
 void gptq_stage_input(cudaStream_t stream, const float* x, const int32_t* dest, half* xh, int M,
                       int K);
 
@@ -55,5 +65,13 @@ void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm,
 // Rewrites 3-bit AutoGPTQ-packed words [K / 32 * 3, N] into the kernel layout,
 // in place is not allowed (src != dst).
 void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N);
+
+namespace detail {
+// Tile-shape variants of the batch <= 8 kernels, for bench_cuda_gemv only.
+extern const char* const kGemvVariants[];
+extern const int kGemvVariantCount;
+void gptq_gemv_variant(int variant, cudaStream_t stream, const half* xh, const uint32_t* qweight,
+                       const half2* sz, float* out, int M, int K, int N, int group_size);
+}  // namespace detail
 
 }  // namespace rewoo::kernels

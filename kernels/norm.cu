@@ -1,6 +1,7 @@
 #include "kernels/norm.cuh"
 
 #include "kernels/common.cuh"
+#include "kernels/gptq_gemv.cuh"
 
 #include <algorithm>
 
@@ -43,7 +44,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     const float v = xr[i] * inv * w[i];
     if (out) out[(size_t)blockIdx.x * dim + i] = v;
-    if (out_h) out_h[(size_t)blockIdx.x * dim + dest[i]] = __float2half_rn(v);
+    if (out_h) gptq_store_staged(out_h + (size_t)blockIdx.x * dim, dest[i], v);
   }
 }
 

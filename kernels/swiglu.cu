@@ -1,6 +1,7 @@
 #include "kernels/swiglu.cuh"
 
 #include "kernels/common.cuh"
+#include "kernels/gptq_gemv.cuh"
 
 #include <algorithm>
 
@@ -19,7 +20,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
     const float g = gu[t * ld + j], u = gu[t * ld + up_offset + j];
     const float v = g / (1.0f + expf(-g)) * u;
     if (out) out[i] = v;
-    if (out_h) out_h[t * hidden + dest[j]] = __float2half_rn(v);
+    if (out_h) gptq_store_staged(out_h + t * hidden, dest[j], v);
   }
   if (zero)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)

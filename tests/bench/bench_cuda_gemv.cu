@@ -1,7 +1,10 @@
 // Quantized GEMV bandwidth on the GPU for the linear layers of Llama-2-7B and
 // CodeLlama-34B shapes (random weights generated on the device), next to the
 // measured device-to-device copy bandwidth.
-//   build/tests/bench/bench_cuda_gemv [--layers N]
+//   build/tests/bench/bench_cuda_gemv [--layers N] [--shape 7B|34B] [--batch M]
+//                                     [--variants] [--reps R]
+// --variants times each tile-shape variant of the batch <= 8 kernels instead
+// (kernels/gptq_gemv.cuh, detail::) and checks each against the default.
 // Prints, per shape, bits, group and batch: microseconds per product, GB/s of
 // weight bytes and the fraction of copy bandwidth; then a decode-step
 // projection (all linear layers of the model, batch 1).
@@ -11,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -80,9 +84,20 @@ double copy_bandwidth() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int layers = 6;
-  for (int i = 1; i < argc; ++i)
+  int layers = 6, only_m = 0, reps_arg = 20;
+  bool variants = false;
+  std::string only_shape;
+  for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--layers") && i + 1 < argc) layers = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) only_shape = argv[++i];
+    else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_m = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps_arg = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--variants")) variants = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--layers N] [--shape 7B|34B] [--batch M] [--variants] [--reps R]\n", argv[0]);
+      return 2;
+    }
+  }
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   const double bw = copy_bandwidth();
@@ -95,6 +110,7 @@ int main(int argc, char** argv) {
   std::printf("%-4s %-6s %-10s %5s %9s %9s %7s\n", "model", "quant", "matrix", "batch", "us", "GB/s", "of copy");
   for (const Shape& s : shapes)
     for (const Quant& qz : quants) {
+      if (!only_shape.empty() && only_shape != s.model) continue;
       const int hd = s.dim / s.nh;
       struct Lin { const char* name; int K, N; };
       const Lin lins[] = {{"qkv", s.dim, (s.nh + 2 * s.nkv) * hd}, {"o", s.dim, s.dim},
@@ -123,10 +139,65 @@ int main(int argc, char** argv) {
       cudaEvent_t e0, e1;
       CK(cudaEventCreate(&e0));
       CK(cudaEventCreate(&e1));
+      if (variants) {
+        const int Ms[] = {1, 4};  // the variants are batch <= 8 shapes
+        float* ref;
+        CK(cudaMalloc(&ref, (size_t)32 * 2 * s.hidden * 4));
+        std::vector<float> h_ref, h_out;
+        for (int M : Ms) {
+          if (only_m && M != only_m) continue;
+          for (int v = 0; v < rewoo::kernels::detail::kGemvVariantCount; ++v) {
+            // variant names start with their bit width ("4b ...", "3b ...")
+            if (rewoo::kernels::detail::kGemvVariants[v][0] - '0' != qz.bits) continue;
+            double layer_us = 0, max_err = 0;
+            std::printf("%-4s %d-bit %-4s M=%-2d %-22s", s.model, qz.bits, qz.group > 0 ? "g128" : "", M,
+                        rewoo::kernels::detail::kGemvVariants[v]);
+            for (int li = 0; li < 4; ++li) {
+              const Mat& m0 = mats[0][li];
+              const int group = qz.group > 0 ? qz.group : m0.K;
+              // check against the default kernel
+              CK(cudaMemset(ref, 0, (size_t)M * m0.N * 4));
+              CK(cudaMemset(out, 0, (size_t)M * m0.N * 4));
+              rewoo::kernels::gptq_gemv(nullptr, x, m0.q, m0.sz, nullptr, ref, M, m0.K, m0.N, m0.N, qz.bits, group);
+              rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m0.q, m0.sz, out, M, m0.K, m0.N, group);
+              h_ref.resize((size_t)M * m0.N);
+              h_out.resize((size_t)M * m0.N);
+              CK(cudaMemcpy(h_ref.data(), ref, h_ref.size() * 4, cudaMemcpyDeviceToHost));
+              CK(cudaMemcpy(h_out.data(), out, h_out.size() * 4, cudaMemcpyDeviceToHost));
+              double scale = 1e-30;
+              for (size_t i = 0; i < h_ref.size(); ++i) scale = std::max(scale, (double)std::fabs(h_ref[i]));
+              for (size_t i = 0; i < h_ref.size(); ++i)
+                max_err = std::max(max_err, std::fabs((double)h_out[i] - h_ref[i]) / scale);
+              auto run = [&](int l) {
+                const Mat& m = mats[l][li];
+                rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m.q, m.sz, out, M, m.K, m.N, group);
+              };
+              for (int l = 0; l < layers; ++l) run(l);
+              CK(cudaEventRecord(e0));
+              for (int r = 0; r < reps_arg; ++r)
+                for (int l = 0; l < layers; ++l) run(l);
+              CK(cudaEventRecord(e1));
+              CK(cudaEventSynchronize(e1));
+              CK(cudaGetLastError());
+              float ms;
+              CK(cudaEventElapsedTime(&ms, e0, e1));
+              const double us = ms * 1e3 / (reps_arg * layers);
+              const double bytes = (double)lins[li].K * qz.bits / 8 * lins[li].N +
+                                   (double)((lins[li].K + group - 1) / group) * lins[li].N * 4;
+              layer_us += us;
+              std::printf(" %s %5.0f", lins[li].name, bytes / us / 1e3);
+            }
+            std::printf(" | all %5.0f GB/s %3.0f%% | err %.1e\n", layer_bytes / layer_us / 1e3,
+                        100.0 * layer_bytes / layer_us / 1e3 / bw, max_err);
+          }
+        }
+        CK(cudaFree(ref));
+      }
       for (int M : {1, 4, 16, 32}) {
+        if (variants || (only_m && M != only_m)) continue;
         double layer_us = 0;
         for (int li = 0; li < 4; ++li) {
-          const int reps = 20;
+          const int reps = reps_arg;
           auto run = [&](int l) {
             const Mat& m = mats[l][li];
             rewoo::kernels::gptq_gemv(nullptr, x, m.q, m.sz, nullptr, out, M, m.K, m.N, m.N,

@@ -133,6 +133,11 @@ TEST_CASE("gptq_gemv 4-bit matches a float64 reference") {
   check_gemv(seed++, 16, 2048, 516, 4, 128, false, false);
   check_gemv(seed++, 17, 1024, 260, 4, 1024, true, false);
   check_gemv(seed++, 32, 3072, 1028, 4, 128, true, false);
+  // batch 1 and 2 without groups (the decode shape of act-order checkpoints)
+  check_gemv(seed++, 1, 1408, 512, 4, 1408, true, false);
+  check_gemv(seed++, 1, 512, 768, 4, 512, true, true);
+  check_gemv(seed++, 2, 512, 2816, 4, 512, false, false);
+  check_gemv(seed++, 1, 4096, 4096, 4, 4096, false, false);
 }
 
 TEST_CASE("gptq_gemv 3-bit matches a float64 reference") {
