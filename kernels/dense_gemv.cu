@@ -1,5 +1,6 @@
 // One warp per output column: lanes stream the weight row 16 bytes at a
-// time, activations come through L1, up to 8 batch rows per pass.
+// time (kUnroll loads in flight), activations come through L1, up to 8 batch
+// rows per pass.
 #include "kernels/dense_gemv.cuh"
 
 #include "kernels/common.cuh"
@@ -8,6 +9,7 @@ namespace rewoo::kernels {
 namespace {
 
 constexpr int kRows = 8;
+constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 
 template <typename W>
 struct Vec;
@@ -55,7 +57,24 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
     float acc[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
-    for (int k = lane * VN; k < kv; k += 32 * VN) {
+    // kUnroll row pieces in flight per lane, then the remainder one by one.
+    int k = lane * VN;
+    for (; k + (kUnroll - 1) * 32 * VN < kv; k += kUnroll * 32 * VN) {
+      float wf[kUnroll][VN];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) Vec<W>::load(wr + k + u * 32 * VN, wf[u]);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        if (r < rows) {
+          const float* xr = x + (size_t)(m0 + r) * K + k;
+#pragma unroll
+          for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+            for (int i = 0; i < VN; ++i) acc[r] += wf[u][i] * __ldg(xr + u * 32 * VN + i);
+        }
+      }
+    }
+    for (; k < kv; k += 32 * VN) {
       float wf[VN];
       Vec<W>::load(wr + k, wf);
 #pragma unroll

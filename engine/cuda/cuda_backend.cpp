@@ -34,7 +34,7 @@ namespace k = rewoo::kernels;
 using cuda::DeviceBuffer;
 
 constexpr int kPrefillChunk = 512;      // tokens per eager forward
-constexpr int kDecodeAttnChunk = 64;    // keys per attention split (graphs)
+constexpr int kDecodeAttnChunk = 32;    // keys per attention split (graphs)
 constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill)
 
 #define REWOO_CUDA_TRY(expr)                                                            \

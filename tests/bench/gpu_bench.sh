@@ -45,17 +45,22 @@ fi
 
 # ---- llama.cpp build and GGUF models, in the background ---------------------
 prep_llama() {
+  # GGUF files (CPU, numpy) while llama.cpp compiles.
+  (
+    for shape in $SHAPES; do
+      g=$WORK/$shape-q4_0.gguf
+      [ -f "$g" ] || PYTHONPATH=$LLAMA/gguf-py python3 tests/bench/make_q4_0_gguf.py "$shape" "$g"
+    done
+  ) > "$WORK/gguf.log" 2>&1 &
+  local gguf=$!
   if [ ! -x "$LLAMA/build/bin/llama-bench" ]; then
     cmake -S "$LLAMA" -B "$LLAMA/build" -G Ninja -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF \
       -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release > "$WORK/llama_build.log" 2>&1
     cmake --build "$LLAMA/build" --target llama-bench llama-batched-bench \
-      -j"$(( $(nproc) > 4 ? $(nproc) - 3 : 1 ))" >> "$WORK/llama_build.log" 2>&1
+      -j"$(( $(nproc) > 4 ? $(nproc) - 3 : 1 ))" >> "$WORK/llama_build.log" 2>&1 || { wait $gguf; return 1; }
   fi
-  for shape in $SHAPES; do
-    g=$WORK/$shape-q4_0.gguf
-    [ -f "$g" ] || PYTHONPATH=$LLAMA/gguf-py python3 tests/bench/make_q4_0_gguf.py "$shape" "$g"
-  done
+  wait $gguf
 }
 if [ -n "$LLAMA" ]; then
   prep_llama &
