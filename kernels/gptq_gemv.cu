@@ -495,15 +495,16 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
                int group_size) {
   if (M <= 0) return;
   const bool grouped = group_size < K;
-  // Tile shapes measured on an H200 (bench_cuda_gemv --variants): 4 k-blocks
-  // in flight per buffer; a batch of 8 or more keeps two K-warps per block.
+  // Tile shapes measured on an H200 (bench_cuda_gemv --variants): 4-bit
+  // batches up to 8 run one K-warp per column group, 4 blocks an SM, 4
+  // k-blocks in flight per buffer; larger batches two K-warps per block.
 #define REWOO_GEMV(B, NT, U, WK, MINB)                                                          \
   (grouped ? launch_gemv<B, NT, true, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
                                                    ldo, group_size)                             \
            : launch_gemv<B, NT, false, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
                                                     ldo, group_size))
   if (bits == 4) {
-    if (M <= 8) REWOO_GEMV(4, 1, 4, 2, 2);
+    if (M <= 8) REWOO_GEMV(4, 1, 4, 1, 4);
     else if (M <= 16) REWOO_GEMV(4, 2, 4, 2, 2);
     else REWOO_GEMV(4, 4, 2, 2, 1);
   } else {
