@@ -11,8 +11,10 @@
 //  - sz: half2 [n_groups, N] = (scale, zero) with the real zero point (AutoGPTQ
 //    stores zero-1; the +1 is applied at upload). No groups: n_groups = 1 and
 //    group_size = K.
-// Activations are fp32 [M, K]; products accumulate in fp32 on tensor cores
-// with weights dequantized to fp16 in registers.
+// The GEMV reads fp16 activations staged in the kernel's pair order
+// (gptq_input_order); products accumulate in fp32 on tensor cores with the
+// weights dequantized to fp16 in registers. The prefill path dequantizes to
+// fp16 and calls cuBLAS.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -26,8 +28,9 @@ namespace rewoo::kernels {
 // Largest batch gptq_gemv() takes; larger batches use gptq_dequant() + a GEMM.
 constexpr int kGptqGemvMaxRows = 32;
 
-// A staged position with this bit set holds x / 16 (exact in fp16 down to
-// 2^-20; 4-bit layers only, see gptq_gemv.cu).
+// A staged position with this bit set holds x / 16 (4-bit layers only, see
+// gptq_gemv.cu): as exact as x itself for |x| >= 2^-10, where x / 16 is still
+// a normal fp16; smaller values keep an absolute precision of 2^-21.
 constexpr int32_t kStagedDiv16 = 1 << 30;
 
 // The activation order gptq_gemv() reads: x[m][i] goes to xh[m][dest[i]],
