@@ -139,6 +139,25 @@ int main(int argc, char** argv) {
       cudaEvent_t e0, e1;
       CK(cudaEventCreate(&e0));
       CK(cudaEventCreate(&e1));
+      // Microseconds per product: run(l) over every layer once to warm up,
+      // then reps_arg rounds, timed.
+      auto time_us = [&](auto&& run) {
+        for (int l = 0; l < layers; ++l) run(l);
+        CK(cudaEventRecord(e0));
+        for (int r = 0; r < reps_arg; ++r)
+          for (int l = 0; l < layers; ++l) run(l);
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        CK(cudaGetLastError());
+        float ms;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        return ms * 1e3 / (reps_arg * layers);
+      };
+      // Weight bytes of linear li: packed values plus (scale, zero) per group.
+      auto matrix_bytes = [&](int li, int group) {
+        return (double)lins[li].K * qz.bits / 8 * lins[li].N +
+               (double)((lins[li].K + group - 1) / group) * lins[li].N * 4;
+      };
       if (variants) {
         const int Ms[] = {1, 4};  // the variants are batch <= 8 shapes
         float* ref;
@@ -168,22 +187,11 @@ int main(int argc, char** argv) {
               for (size_t i = 0; i < h_ref.size(); ++i) scale = std::max(scale, (double)std::fabs(h_ref[i]));
               for (size_t i = 0; i < h_ref.size(); ++i)
                 max_err = std::max(max_err, std::fabs((double)h_out[i] - h_ref[i]) / scale);
-              auto run = [&](int l) {
+              const double us = time_us([&](int l) {
                 const Mat& m = mats[l][li];
                 rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m.q, m.sz, out, M, m.K, m.N, group);
-              };
-              for (int l = 0; l < layers; ++l) run(l);
-              CK(cudaEventRecord(e0));
-              for (int r = 0; r < reps_arg; ++r)
-                for (int l = 0; l < layers; ++l) run(l);
-              CK(cudaEventRecord(e1));
-              CK(cudaEventSynchronize(e1));
-              CK(cudaGetLastError());
-              float ms;
-              CK(cudaEventElapsedTime(&ms, e0, e1));
-              const double us = ms * 1e3 / (reps_arg * layers);
-              const double bytes = (double)lins[li].K * qz.bits / 8 * lins[li].N +
-                                   (double)((lins[li].K + group - 1) / group) * lins[li].N * 4;
+              });
+              const double bytes = matrix_bytes(li, group);
               layer_us += us;
               std::printf(" %s %5.0f", lins[li].name, bytes / us / 1e3);
             }
@@ -197,25 +205,13 @@ int main(int argc, char** argv) {
         if (variants || (only_m && M != only_m)) continue;
         double layer_us = 0;
         for (int li = 0; li < 4; ++li) {
-          const int reps = reps_arg;
-          auto run = [&](int l) {
+          const int group = qz.group > 0 ? qz.group : lins[li].K;
+          const double us = time_us([&](int l) {
             const Mat& m = mats[l][li];
             rewoo::kernels::gptq_gemv(nullptr, x, m.q, m.sz, nullptr, out, M, m.K, m.N, m.N,
-                                      qz.bits, qz.group > 0 ? qz.group : m.K);
-          };
-          for (int l = 0; l < layers; ++l) run(l);
-          CK(cudaEventRecord(e0));
-          for (int r = 0; r < reps; ++r)
-            for (int l = 0; l < layers; ++l) run(l);
-          CK(cudaEventRecord(e1));
-          CK(cudaEventSynchronize(e1));
-          CK(cudaGetLastError());
-          float ms;
-          CK(cudaEventElapsedTime(&ms, e0, e1));
-          const double us = ms * 1e3 / (reps * layers);
-          const int group = qz.group > 0 ? qz.group : lins[li].K;
-          const double bytes = (double)lins[li].K * qz.bits / 8 * lins[li].N +
-                               (double)((lins[li].K + group - 1) / group) * lins[li].N * 4;
+                                      qz.bits, group);
+          });
+          const double bytes = matrix_bytes(li, group);
           layer_us += us;
           std::printf("%-4s %d-bit %-4s %-10s %5d %9.1f %9.0f %6.0f%%\n", s.model, qz.bits,
                       qz.group > 0 ? "g128" : "", lins[li].name, M, us, bytes / us / 1e3,
