@@ -34,7 +34,8 @@ namespace k = rewoo::kernels;
 using cuda::DeviceBuffer;
 
 constexpr int kPrefillChunk = 512;      // tokens per eager forward
-constexpr int kDecodeAttnChunk = 32;    // keys per attention split (graphs)
+constexpr int kDecodeAttnChunk = 32;    // keys per attention split (graphs), at least
+constexpr int kMaxDecodeSplits = 256;   // the chunk doubles (to kAttnMaxChunk) until they fit
 constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill)
 
 #define REWOO_CUDA_TRY(expr)                                                            \
@@ -164,6 +165,7 @@ class CudaBackend final : public Backend {
   cuda::PinnedBuffer<int32_t> h_ids_;
   cuda::PinnedBuffer<float> h_logits_;
   std::map<int, cudaGraphExec_t> graphs_;
+  int decode_chunk_ = kDecodeAttnChunk;
   int decode_splits_ = 0;
 };
 
@@ -366,7 +368,12 @@ Status CudaBackend::init() {
   REWOO_TRY(act_.alloc((size_t)max_rows_ * c.hidden_dim));
   REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
   REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
-  decode_splits_ = ceil_div(max_seq_, kDecodeAttnChunk);
+  // Short chunks keep short contexts parallel; the cap bounds the partial
+  // results (scratch grows with the split count) for long ones.
+  while (ceil_div(max_seq_, decode_chunk_) > kMaxDecodeSplits &&
+         2 * decode_chunk_ <= k::kAttnMaxChunk)
+    decode_chunk_ *= 2;
+  decode_splits_ = ceil_div(max_seq_, decode_chunk_);
   const size_t scratch = std::max(
       k::attention_scratch_floats(k::kGptqGemvMaxRows, c.n_heads, hd, decode_splits_),
       k::attention_scratch_floats(max_rows_, c.n_heads, hd,
@@ -501,7 +508,7 @@ Status CudaBackend::launch_decode(int T) {
     // token/position/slot buffers the host refills before each launch.
     cudaGraph_t graph = nullptr;
     REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    Status st = run_tokens(T, T, kDecodeAttnChunk, decode_splits_);
+    Status st = run_tokens(T, T, decode_chunk_, decode_splits_);
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st) {
       if (graph) cudaGraphDestroy(graph);
