@@ -49,7 +49,8 @@ prep_llama() {
   (
     for shape in $SHAPES; do
       g=$WORK/$shape-q4_0.gguf
-      [ -f "$g" ] || PYTHONPATH=$LLAMA/gguf-py python3 tests/bench/make_q4_0_gguf.py "$shape" "$g"
+      [ -f "$g" ] || python3 tests/bench/make_gguf_q4_0.py "$g" --shape "$shape" --q4-output \
+        --gguf-py "$LLAMA/gguf-py"
     done
   ) > "$WORK/gguf.log" 2>&1 &
   local gguf=$!

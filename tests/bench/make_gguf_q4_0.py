@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Writes a random-weight Llama GGUF (Q4_0 linear layers, F16 output/embedding)
-of one of rewoo's named shapes, for llama.cpp side-by-side benchmarks.
+"""Writes a random-weight Llama GGUF (Q4_0 linear layers) of one of rewoo's
+named shapes, for llama.cpp side-by-side benchmarks. The token embedding and
+the output layer are F16 (as rewoo keeps them), or Q4_0 with --q4-output (as
+the GPU table compares). Tensors are written one at a time, so a 34B file
+needs little memory.
 
 Needs numpy and llama.cpp's gguf-py (pass --gguf-py DIR; never committed):
-  python3 make_gguf_q4_0.py --shape 1b --gguf-py .peers/llama.cpp/gguf-py out.gguf
+  python3 make_gguf_q4_0.py out.gguf --shape 1b --gguf-py .peers/llama.cpp/gguf-py
 """
 import argparse
 import sys
@@ -25,6 +28,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--shape", default="1b", choices=sorted(SHAPES))
     ap.add_argument("--gguf-py", required=True, help="llama.cpp/gguf-py folder")
+    ap.add_argument("--q4-output", action="store_true",
+                    help="token embedding and output layer in Q4_0 too (default: F16)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     sys.path.insert(0, a.gguf_py)
@@ -69,33 +74,55 @@ def main():
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
 
-    def f16(rows, cols, amp):
-        return (rng.uniform(-amp, amp, size=(rows, cols))).astype(np.float16)
+    # Q4_0 block: fp16 scale d, then 16 bytes of nibbles; weight = d * (q - 8).
+    # Random nibbles come from one pool of 4M blocks, tiled (generating every
+    # byte of a 34B model would take minutes); d = sqrt(3 / cols) / 8 keeps
+    # activations in range.
+    pool = rng.integers(0, 256, size=((1 << 22), 16), dtype=np.uint8)
 
     def q4_0(rows, cols):
-        # Block: fp16 scale d, then 16 bytes of nibbles; weight = d * (q - 8).
-        nb = cols // 32
-        blocks = np.empty((rows, nb, 18), dtype=np.uint8)
-        d = np.full((rows, nb), np.sqrt(3.0 / cols) / 8.0, dtype=np.float16)
-        blocks[:, :, 0:2] = d.view(np.uint8).reshape(rows, nb, 2)
-        blocks[:, :, 2:] = rng.integers(0, 256, size=(rows, nb, 16), dtype=np.uint8)
-        return blocks.reshape(rows, nb * 18)
+        nb = rows * (cols // 32)
+        reps = -(-nb // len(pool))
+        nibbles = np.tile(pool, (reps, 1))[:nb] if reps > 1 else pool[:nb]
+        blocks = np.empty((nb, 18), dtype=np.uint8)
+        blocks[:, 0:2] = np.float16(np.sqrt(3.0 / cols) / 8.0).reshape(1).view(np.uint8)
+        blocks[:, 2:] = nibbles
+        return blocks.reshape(rows, (cols // 32) * 18)
 
+    def f16(rows, cols, amp):
+        return rng.uniform(-amp, amp, size=(rows, cols)).astype(np.float16)
+
+    # (name, rows, cols, kind): kind "q4", "f16" (amplitude) or "ones" (fp32 norm).
     Q = gguf.GGMLQuantizationType.Q4_0
-    w.add_tensor("token_embd.weight", f16(VOCAB, dim, 1.0))
+    tensors = [("token_embd.weight", VOCAB, dim, "q4" if a.q4_output else ("f16", 1.0))]
     for l in range(layers):
         p = f"blk.{l}."
-        w.add_tensor(p + "attn_norm.weight", np.ones(dim, dtype=np.float32))
-        w.add_tensor(p + "ffn_norm.weight", np.ones(dim, dtype=np.float32))
+        tensors += [(p + "attn_norm.weight", 1, dim, "ones"), (p + "ffn_norm.weight", 1, dim, "ones")]
         for name, rows, cols in (("attn_q", dim, dim), ("attn_k", kv * hd, dim), ("attn_v", kv * hd, dim),
                                  ("attn_output", dim, dim), ("ffn_gate", ffn, dim), ("ffn_up", ffn, dim),
                                  ("ffn_down", dim, ffn)):
-            w.add_tensor(p + name + ".weight", q4_0(rows, cols), raw_dtype=Q)
-    w.add_tensor("output_norm.weight", np.ones(dim, dtype=np.float32))
-    w.add_tensor("output.weight", f16(VOCAB, dim, np.sqrt(3.0 / dim)))
+            tensors.append((p + name + ".weight", rows, cols, "q4"))
+    tensors.append(("output_norm.weight", 1, dim, "ones"))
+    tensors.append(("output.weight", VOCAB, dim, "q4" if a.q4_output else ("f16", np.sqrt(3.0 / dim))))
+
+    for name, rows, cols, kind in tensors:
+        if kind == "q4":
+            w.add_tensor_info(name, (rows, cols // 32 * 18), np.dtype(np.uint8),
+                              rows * cols // 32 * 18, raw_dtype=Q)
+        elif kind == "ones":
+            w.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)
+        else:
+            w.add_tensor_info(name, (rows, cols), np.dtype(np.float16), rows * cols * 2)
     w.write_header_to_file()
     w.write_kv_data_to_file()
-    w.write_tensors_to_file()
+    w.write_ti_data_to_file()
+    for name, rows, cols, kind in tensors:
+        if kind == "q4":
+            w.write_tensor_data(q4_0(rows, cols))
+        elif kind == "ones":
+            w.write_tensor_data(np.ones(cols, dtype=np.float32))
+        else:
+            w.write_tensor_data(f16(rows, cols, kind[1]))
     w.close()
     print(a.out)
 
