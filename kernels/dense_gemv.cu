@@ -41,8 +41,8 @@ struct Vec<float> {
 
 template <typename W>
 __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restrict__ w,
-                                  const float* __restrict__ bias, float* __restrict__ out,
-                                  int M, int K, int N, int ldo, bool accumulate) {
+                                  const float* __restrict__ bias, float* __restrict__ out, int M,
+                                  int K, int N, int ldo, bool accumulate) {
   pdl_enter();
   constexpr int VN = Vec<W>::n;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -108,18 +108,18 @@ void launch(cudaStream_t stream, const float* x, const W* w, const float* bias, 
             int K, int N, int ldo, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   constexpr int kWarps = 8;
-  launch_kernel(dense_gemv_kernel<W>, dim3(ceil_div(N, kWarps)), dim3(32 * kWarps), 0, stream, x,
-                w, bias, out, M, K, N, ldo, accumulate);
+  launch_kernel(dense_gemv_kernel<W>, dim3(ceil_div(N, kWarps)), dim3(32 * kWarps), 0, stream, x, w,
+                bias, out, M, K, N, ldo, accumulate);
 }
 
 }  // namespace
 
-void dense_gemv(cudaStream_t stream, const float* x, const half* W, const float* bias,
-                float* out, int M, int K, int N, int ldo, bool accumulate) {
+void dense_gemv(cudaStream_t stream, const float* x, const half* W, const float* bias, float* out,
+                int M, int K, int N, int ldo, bool accumulate) {
   launch(stream, x, W, bias, out, M, K, N, ldo, accumulate);
 }
-void dense_gemv(cudaStream_t stream, const float* x, const float* W, const float* bias,
-                float* out, int M, int K, int N, int ldo, bool accumulate) {
+void dense_gemv(cudaStream_t stream, const float* x, const float* W, const float* bias, float* out,
+                int M, int K, int N, int ldo, bool accumulate) {
   launch(stream, x, W, bias, out, M, K, N, ldo, accumulate);
 }
 

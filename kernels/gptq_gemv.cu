@@ -42,8 +42,7 @@ namespace {
 
 constexpr int kWarpsN = 4;  // warps side by side along N (128 columns a block)
 
-__device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, uint32_t b0,
-                                          uint32_t b1) {
+__device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
       "{%8,%9}, {%0,%1,%2,%3};"
@@ -64,8 +63,8 @@ __host__ __device__ __forceinline__ int pair_row(int p) {
   if constexpr (BITS == 4) {
     return (p & 1) * 4 + (p >> 1);  // pairs (0,4) (1,5) (2,6) (3,7)
   } else {
-    if (p >= 30) return p;          // pair (30, 31)
-    const int i = p >> 1;           // pair index 0..14
+    if (p >= 30) return p;  // pair (30, 31)
+    const int i = p >> 1;   // pair index 0..14
     return (i / 5) * 10 + (i % 5) + (p & 1) * 5;
   }
 }
@@ -95,8 +94,8 @@ __device__ __forceinline__ uint32_t dequant3_pair(const uint32_t* q, const uint3
                                                   half2 z0, half2 z3, half2 z6) {
   half2 v;
   if constexpr (I == 15) {
-    const uint32_t hi = ((q[0] >> 15) & 0x00010001u) | ((q[1] >> 14) & 0x00020002u) |
-                        ((q[2] >> 13) & 0x00040004u);
+    const uint32_t hi =
+        ((q[0] >> 15) & 0x00010001u) | ((q[1] >> 14) & 0x00020002u) | ((q[2] >> 13) & 0x00040004u);
     v = __hsub2(as_h2(hi | 0x64006400u), z0);
   } else {
     constexpr int j = I / 5, i = I % 5;
@@ -217,9 +216,10 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       }
       if constexpr (GROUPED) {
         const int r = r0 + (i + u) * WK * KB;
-        gs[buf][u] = u < rem ? __ldg(reinterpret_cast<const uint4*>(
-                                   sz + (size_t)(r >> group_shift) * N + colt))
-                             : make_uint4(0, 0, 0, 0);
+        gs[buf][u] =
+            u < rem
+                ? __ldg(reinterpret_cast<const uint4*>(sz + (size_t)(r >> group_shift) * N + colt))
+                : make_uint4(0, 0, 0, 0);
       }
     }
   };
@@ -282,7 +282,8 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       for (int s = 0; s < NP / 2; ++s)
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
-          const uint32_t* xb = reinterpret_cast<const uint32_t*>(&xv[buf][u][nt][s / 2]) + 2 * (s % 2);
+          const uint32_t* xb =
+              reinterpret_cast<const uint32_t*>(&xv[buf][u][nt][s / 2]) + 2 * (s % 2);
 #pragma unroll
           for (int tile = 0; tile < 2; ++tile) {
             const uint32_t a[4] = {p[2 * tile][2 * s], p[2 * tile + 1][2 * s],
@@ -398,10 +399,11 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   int shift = 0;
   while ((1 << shift) < group_size) ++shift;
   const int nb_n = ceil_div(N, 32 * kWarpsN);
-  const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), 4 * (BITS == 4 ? 8 : 32), WK, 2 * U);
+  const int kchunk =
+      choose_kchunk(K, nb_n, per_sm * sm_count(), 4 * (BITS == 4 ? 8 : 32), WK, 2 * U);
   dim3 grid(nb_n, ceil_div(K, kchunk));
-  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), 0, stream, xh, qweight, sz, bias, out, M,
-                K, N, ldo, shift, kchunk);
+  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), 0, stream, xh, qweight, sz, bias, out, M, K,
+                N, ldo, shift, kchunk);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
@@ -498,19 +500,25 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
   // Tile shapes measured on an H200 (bench_cuda_gemv --variants): 4-bit
   // batches up to 8 run one K-warp per column group, 4 blocks an SM, 4
   // k-blocks in flight per buffer; larger batches two K-warps per block.
-#define REWOO_GEMV(B, NT, U, WK, MINB)                                                          \
-  (grouped ? launch_gemv<B, NT, true, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
-                                                   ldo, group_size)                             \
+#define REWOO_GEMV(B, NT, U, WK, MINB)                                                           \
+  (grouped ? launch_gemv<B, NT, true, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N,  \
+                                                   ldo, group_size)                              \
            : launch_gemv<B, NT, false, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
                                                     ldo, group_size))
   if (bits == 4) {
-    if (M <= 8) REWOO_GEMV(4, 1, 4, 1, 4);
-    else if (M <= 16) REWOO_GEMV(4, 2, 4, 2, 2);
-    else REWOO_GEMV(4, 4, 2, 2, 1);
+    if (M <= 8)
+      REWOO_GEMV(4, 1, 4, 1, 4);
+    else if (M <= 16)
+      REWOO_GEMV(4, 2, 4, 2, 2);
+    else
+      REWOO_GEMV(4, 4, 2, 2, 1);
   } else {
-    if (M <= 8) REWOO_GEMV(3, 1, 1, 2, 2);
-    else if (M <= 16) REWOO_GEMV(3, 2, 1, 2, 1);
-    else REWOO_GEMV(3, 4, 1, 2, 1);
+    if (M <= 8)
+      REWOO_GEMV(3, 1, 1, 2, 2);
+    else if (M <= 16)
+      REWOO_GEMV(3, 2, 1, 2, 1);
+    else
+      REWOO_GEMV(3, 4, 1, 2, 1);
   }
 #undef REWOO_GEMV
 }
@@ -525,22 +533,39 @@ const int kGemvVariantCount = 8;
 void gptq_gemv_variant(int v, cudaStream_t stream, const half* xh, const uint32_t* qweight,
                        const half2* sz, float* out, int M, int K, int N, int group_size) {
   const bool g = group_size < K;
-#define REWOO_V(B, U, WK, MINB)                                                                  \
-  (M > 8 ? void()                                                                               \
-   : g   ? launch_gemv<B, 1, true, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N, \
-                                                group_size)                                     \
-         : launch_gemv<B, 1, false, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, \
-                                                 N, group_size))
+#define REWOO_V(B, U, WK, MINB)                                                                     \
+  (M > 8 ? void()                                                                                   \
+   : g   ? launch_gemv<B, 1, true, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N,  \
+                                              group_size)                                         \
+         : launch_gemv<B, 1, false, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N, \
+                                               group_size))
   switch (v) {
-    case 0: REWOO_V(4, 4, 2, 2); break;
-    case 1: REWOO_V(4, 4, 1, 4); break;
-    case 2: REWOO_V(4, 2, 2, 4); break;
-    case 3: REWOO_V(3, 1, 2, 2); break;
-    case 4: REWOO_V(3, 2, 2, 1); break;
-    case 5: REWOO_V(3, 1, 1, 4); break;
-    case 6: REWOO_V(3, 2, 1, 2); break;
-    case 7: REWOO_V(3, 1, 4, 1); break;
-    default: break;
+    case 0:
+      REWOO_V(4, 4, 2, 2);
+      break;
+    case 1:
+      REWOO_V(4, 4, 1, 4);
+      break;
+    case 2:
+      REWOO_V(4, 2, 2, 4);
+      break;
+    case 3:
+      REWOO_V(3, 1, 2, 2);
+      break;
+    case 4:
+      REWOO_V(3, 2, 2, 1);
+      break;
+    case 5:
+      REWOO_V(3, 1, 1, 4);
+      break;
+    case 6:
+      REWOO_V(3, 2, 1, 2);
+      break;
+    case 7:
+      REWOO_V(3, 1, 4, 1);
+      break;
+    default:
+      break;
   }
 #undef REWOO_V
 }
