@@ -12,39 +12,47 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "kernels/gptq_gemv.cuh"
 
-#define CK(x)                                                                           \
-  do {                                                                                  \
-    cudaError_t e = (x);                                                                \
-    if (e != cudaSuccess) {                                                             \
+#define CK(x)                                                                                \
+  do {                                                                                       \
+    cudaError_t e = (x);                                                                     \
+    if (e != cudaSuccess) {                                                                  \
       std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
+      std::exit(1);                                                                          \
+    }                                                                                        \
   } while (0)
 
 namespace {
 
 __global__ void fill_u32(uint32_t* p, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x) {
     uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-    h ^= h >> 15; h *= 2246822519u; h ^= h >> 13; h *= 3266489917u; h ^= h >> 16;
+    h ^= h >> 15;
+    h *= 2246822519u;
+    h ^= h >> 13;
+    h *= 3266489917u;
+    h ^= h >> 16;
     p[i] = h;
   }
 }
 __global__ void fill_sz(half2* p, size_t n, int zmax) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-    p[i] = __halves2half2(__float2half(0.001f + 0.00001f * (i % 97)), __float2half((float)(1 + i % zmax)));
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x)
+    p[i] = __halves2half2(__float2half(0.001f + 0.00001f * (i % 97)),
+                          __float2half((float)(1 + i % zmax)));
 }
 __global__ void fill_h(half* p, size_t n) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x)
     p[i] = __float2half(0.01f * (float)((int)(i % 201) - 100));
 }
 
@@ -88,13 +96,20 @@ int main(int argc, char** argv) {
   bool variants = false;
   std::string only_shape;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--layers") && i + 1 < argc) layers = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) only_shape = argv[++i];
-    else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) only_m = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps_arg = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--variants")) variants = true;
+    if (!std::strcmp(argv[i], "--layers") && i + 1 < argc)
+      layers = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc)
+      only_shape = argv[++i];
+    else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc)
+      only_m = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps_arg = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--variants"))
+      variants = true;
     else {
-      std::fprintf(stderr, "usage: %s [--layers N] [--shape 7B|34B] [--batch M] [--variants] [--reps R]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--layers N] [--shape 7B|34B] [--batch M] [--variants] [--reps R]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -103,18 +118,29 @@ int main(int argc, char** argv) {
   const double bw = copy_bandwidth();
   std::printf("device: %s, %d SMs; device-to-device copy %.0f GB/s (read+write)\n", prop.name,
               prop.multiProcessorCount, bw);
-  struct Shape { const char* model; int dim, hidden, nh, nkv, n_layers; };
+  struct Shape {
+    const char* model;
+    int dim, hidden, nh, nkv, n_layers;
+  };
   const Shape shapes[] = {{"7B", 4096, 11008, 32, 32, 32}, {"34B", 8192, 22016, 64, 8, 48}};
-  struct Quant { int bits, group; };
+  struct Quant {
+    int bits, group;
+  };
   const Quant quants[] = {{4, -1}, {4, 128}, {3, 128}};
-  std::printf("%-4s %-6s %-10s %5s %9s %9s %7s\n", "model", "quant", "matrix", "batch", "us", "GB/s", "of copy");
+  std::printf("%-4s %-6s %-10s %5s %9s %9s %7s\n", "model", "quant", "matrix", "batch", "us",
+              "GB/s", "of copy");
   for (const Shape& s : shapes)
     for (const Quant& qz : quants) {
       if (!only_shape.empty() && only_shape != s.model) continue;
       const int hd = s.dim / s.nh;
-      struct Lin { const char* name; int K, N; };
-      const Lin lins[] = {{"qkv", s.dim, (s.nh + 2 * s.nkv) * hd}, {"o", s.dim, s.dim},
-                          {"gate_up", s.dim, 2 * s.hidden}, {"down", s.hidden, s.dim}};
+      struct Lin {
+        const char* name;
+        int K, N;
+      };
+      const Lin lins[] = {{"qkv", s.dim, (s.nh + 2 * s.nkv) * hd},
+                          {"o", s.dim, s.dim},
+                          {"gate_up", s.dim, 2 * s.hidden},
+                          {"down", s.hidden, s.dim}};
       std::vector<std::vector<Mat>> mats(layers);
       size_t layer_bytes = 0;
       for (int l = 0; l < layers; ++l)
@@ -169,27 +195,31 @@ int main(int argc, char** argv) {
             // variant names start with their bit width ("4b ...", "3b ...")
             if (rewoo::kernels::detail::kGemvVariants[v][0] - '0' != qz.bits) continue;
             double layer_us = 0, max_err = 0;
-            std::printf("%-4s %d-bit %-4s M=%-2d %-22s", s.model, qz.bits, qz.group > 0 ? "g128" : "", M,
-                        rewoo::kernels::detail::kGemvVariants[v]);
+            std::printf("%-4s %d-bit %-4s M=%-2d %-22s", s.model, qz.bits,
+                        qz.group > 0 ? "g128" : "", M, rewoo::kernels::detail::kGemvVariants[v]);
             for (int li = 0; li < 4; ++li) {
               const Mat& m0 = mats[0][li];
               const int group = qz.group > 0 ? qz.group : m0.K;
               // check against the default kernel
               CK(cudaMemset(ref, 0, (size_t)M * m0.N * 4));
               CK(cudaMemset(out, 0, (size_t)M * m0.N * 4));
-              rewoo::kernels::gptq_gemv(nullptr, x, m0.q, m0.sz, nullptr, ref, M, m0.K, m0.N, m0.N, qz.bits, group);
-              rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m0.q, m0.sz, out, M, m0.K, m0.N, group);
+              rewoo::kernels::gptq_gemv(nullptr, x, m0.q, m0.sz, nullptr, ref, M, m0.K, m0.N, m0.N,
+                                        qz.bits, group);
+              rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m0.q, m0.sz, out, M, m0.K,
+                                                        m0.N, group);
               h_ref.resize((size_t)M * m0.N);
               h_out.resize((size_t)M * m0.N);
               CK(cudaMemcpy(h_ref.data(), ref, h_ref.size() * 4, cudaMemcpyDeviceToHost));
               CK(cudaMemcpy(h_out.data(), out, h_out.size() * 4, cudaMemcpyDeviceToHost));
               double scale = 1e-30;
-              for (size_t i = 0; i < h_ref.size(); ++i) scale = std::max(scale, (double)std::fabs(h_ref[i]));
+              for (size_t i = 0; i < h_ref.size(); ++i)
+                scale = std::max(scale, (double)std::fabs(h_ref[i]));
               for (size_t i = 0; i < h_ref.size(); ++i)
                 max_err = std::max(max_err, std::fabs((double)h_out[i] - h_ref[i]) / scale);
               const double us = time_us([&](int l) {
                 const Mat& m = mats[l][li];
-                rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m.q, m.sz, out, M, m.K, m.N, group);
+                rewoo::kernels::detail::gptq_gemv_variant(v, nullptr, x, m.q, m.sz, out, M, m.K,
+                                                          m.N, group);
               });
               const double bytes = matrix_bytes(li, group);
               layer_us += us;
@@ -217,10 +247,13 @@ int main(int argc, char** argv) {
                       qz.group > 0 ? "g128" : "", lins[li].name, M, us, bytes / us / 1e3,
                       100.0 * bytes / us / 1e3 / bw);
         }
-        std::printf("  -> %s %d-bit%s batch %d: linear layers %.2f ms/token-step (%.0f GB/s, %.0f%% of copy), "
-                    "ceiling %.0f steps/s\n", s.model, qz.bits, qz.group > 0 ? " g128" : "", M,
-                    layer_us * s.n_layers / 1e3, layer_bytes / layer_us / 1e3,
-                    100.0 * layer_bytes / layer_us / 1e3 / bw, 1e6 / (layer_us * s.n_layers));
+        std::printf(
+            "  -> %s %d-bit%s batch %d: linear layers %.2f ms/token-step (%.0f GB/s, %.0f%% of "
+            "copy), "
+            "ceiling %.0f steps/s\n",
+            s.model, qz.bits, qz.group > 0 ? " g128" : "", M, layer_us * s.n_layers / 1e3,
+            layer_bytes / layer_us / 1e3, 100.0 * layer_bytes / layer_us / 1e3 / bw,
+            1e6 / (layer_us * s.n_layers));
       }
       for (auto& L : mats)
         for (auto& m : L) {
