@@ -123,6 +123,24 @@ __device__ __forceinline__ void dequant3(const uint32_t* q, half2 s, half2 z0, h
   ((p[I] = dequant3_pair<I, SCALE>(q, q6, s, z0, z3, z6)), ...);
 }
 
+// Zero-point terms of one column. 4-bit: (1024 + z, 1024 + 16 z), what the
+// raw pairs of dequant4_raw() lose; 3-bit: those of dequant3_pair().
+struct ZeroTerms {
+  half2 z0, z3, z6;
+};
+template <int BITS>
+__device__ __forceinline__ ZeroTerms zero_terms(half zero) {
+  ZeroTerms z;
+  z.z0 = __half2half2(__hadd(zero, __float2half(1024.0f)));
+  if constexpr (BITS == 4) {
+    z.z3 = __half2half2(__hfma(zero, __float2half(16.0f), __float2half(1024.0f)));
+  } else {
+    z.z3 = __half2half2(__hneg(__hadd(zero, __float2half(128.0f))));
+    z.z6 = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
+  }
+  return z;
+}
+
 template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB>
 __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     gptq_gemv_kernel(const half* __restrict__ xh, const uint32_t* __restrict__ qweight,
@@ -170,24 +188,16 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   // offsets as mma A fragments, or the zero-point terms.
   constexpr bool kConstMma = BITS == 4 && !GROUPED && NT == 1;
   uint32_t cneg[2][4];
-  half2 zc[4][3];
+  ZeroTerms zc[4];
   if constexpr (!GROUPED) {
     const uint4 g0 = __ldg(reinterpret_cast<const uint4*>(sz + colt));
     const uint32_t* gw = reinterpret_cast<const uint32_t*>(&g0);
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
-      const half zero = __high2half(as_h2(gw[c]));
-      if constexpr (BITS == 4) {
-        const half lo = __hadd(zero, __float2half(1024.0f));
-        const half hi = __hfma(zero, __float2half(16.0f), __float2half(1024.0f));
-        cneg[c / 2][c % 2] = as_u32(__half2half2(__hneg(lo)));
-        cneg[c / 2][2 + c % 2] = as_u32(__half2half2(__hneg(hi)));
-        zc[c][0] = __half2half2(lo);
-        zc[c][1] = __half2half2(hi);
-      } else {
-        zc[c][0] = __half2half2(__hadd(zero, __float2half(1024.0f)));
-        zc[c][1] = __half2half2(__hneg(__hadd(zero, __float2half(128.0f))));
-        zc[c][2] = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
+      zc[c] = zero_terms<BITS>(__high2half(as_h2(gw[c])));
+      if constexpr (kConstMma) {
+        cneg[c / 2][c % 2] = as_u32(__hneg2(zc[c].z0));
+        cneg[c / 2][2 + c % 2] = as_u32(__hneg2(zc[c].z3));
       }
     }
   }
@@ -244,29 +254,21 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       uint32_t p[4][NP];
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        half2 s2, z0, z3, z6;
+        half2 s2;
+        ZeroTerms z;
         if constexpr (GROUPED) {
           const half2 sc = as_h2(reinterpret_cast<const uint32_t*>(&gs[buf][u])[c]);
-          const half zero = __high2half(sc);
           s2 = __low2half2(sc);
-          z0 = __half2half2(__hadd(zero, __float2half(1024.0f)));
-          if constexpr (BITS == 4) {
-            z3 = __half2half2(__hfma(zero, __float2half(16.0f), __float2half(1024.0f)));
-          } else {
-            z3 = __half2half2(__hneg(__hadd(zero, __float2half(128.0f))));
-            z6 = __half2half2(__hneg(__hadd(zero, __float2half(16.0f))));
-          }
+          z = zero_terms<BITS>(__high2half(sc));
         } else {
-          z0 = zc[c][0];
-          z3 = zc[c][1];
-          if constexpr (BITS == 3) z6 = zc[c][2];
+          z = zc[c];
         }
         if constexpr (BITS == 4) {
           dequant4_raw(reinterpret_cast<const uint32_t*>(&w[buf][u][0])[c], p[c]);
           if constexpr (!kConstMma) {
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-              const half2 v = __hsub2(as_h2(p[c][i]), i & 1 ? z3 : z0);
+              const half2 v = __hsub2(as_h2(p[c][i]), i & 1 ? z.z3 : z.z0);
               p[c][i] = as_u32(GROUPED ? __hmul2(v, s2) : v);
             }
           }
@@ -274,7 +276,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
           const uint32_t q[3] = {reinterpret_cast<const uint32_t*>(&w[buf][u][0])[c],
                                  reinterpret_cast<const uint32_t*>(&w[buf][u][1])[c],
                                  reinterpret_cast<const uint32_t*>(&w[buf][u][2])[c]};
-          dequant3<GROUPED>(q, s2, z0, z3, z6, p[c],
+          dequant3<GROUPED>(q, s2, z.z0, z.z3, z.z6, p[c],
                             Seq<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15>{});
         }
       }
