@@ -43,10 +43,6 @@ void PrefixCache::forget(int slot) {
   if (slot >= 0 && static_cast<size_t>(slot) < slots_.size()) slots_[static_cast<size_t>(slot)] = Entry{};
 }
 
-void PrefixCache::forget_all() {
-  for (auto& e : slots_) e = Entry{};
-}
-
 size_t PrefixCache::common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
   size_t n = std::min(a.size(), b.size()), i = 0;
   while (i < n && a[i] == b[i]) ++i;
@@ -59,9 +55,10 @@ PrefixCache::Plan PrefixCache::plan(std::span<const int32_t> prompt, std::span<c
   // The longest prefix any slot holds (the source of a copy).
   int src = -1;
   size_t src_len = 0;
+  std::vector<size_t> match(slots_.size());  // per slot, reusable tokens
   for (size_t s = 0; s < slots_.size(); ++s) {
-    size_t m = std::min(common_prefix(slots_[s].tokens, prompt), max_reuse);
-    if (m > src_len) src = static_cast<int>(s), src_len = m;
+    match[s] = std::min(common_prefix(slots_[s].tokens, prompt), max_reuse);
+    if (match[s] > src_len) src = static_cast<int>(s), src_len = match[s];
   }
   // Each option scores (tokens reused, -shared tokens destroyed, -cached
   // tokens destroyed, in place); the highest wins.
@@ -77,7 +74,8 @@ PrefixCache::Plan PrefixCache::plan(std::span<const int32_t> prompt, std::span<c
     }
   };
   for (int f : free_slots) {
-    size_t m = std::min(common_prefix(tokens(f), prompt), max_reuse);
+    // A free slot without a record holds nothing.
+    size_t m = f >= 0 && static_cast<size_t>(f) < match.size() ? match[static_cast<size_t>(f)] : 0;
     consider(f, f, m, m);
     // A copy replaces everything the slot held.
     if (src >= 0 && src != f && src_len > m) consider(f, src, src_len, 0);

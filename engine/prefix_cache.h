@@ -8,7 +8,7 @@
 // prefix is reused only where the tokenizations agree. A record may be
 // shorter than what the slot holds (always safe), never longer or different.
 // Code that writes to the backend's slots without the Generator must call
-// forget(slot) (or forget_all()) first.
+// forget(slot) first.
 //
 // Each slot also remembers how many of its leading tokens have been reused
 // by another request (its "shared" prefix: the planner's preamble, not the
@@ -46,7 +46,6 @@ class PrefixCache {
   // The slot keeps only its first n tokens (a forward pass overwrites from n).
   void truncate(int slot, size_t n);
   void forget(int slot);
-  void forget_all();
 
   // Picks one of `free_slots` (non-empty) for `prompt`, reusing at most
   // `max_reuse` tokens of the longest matching prefix held by any slot (busy

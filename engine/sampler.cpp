@@ -316,17 +316,12 @@ int32_t Sampler::sample_sorted(std::span<const float> logits, float mx, size_t r
   const size_t n = logits.size();
   const float* v = scaled_.data();
   // Candidates within kTailCut of the maximum (never -inf or NaN), in id
-  // order, with their radix histograms.
+  // order.
   keys_.resize(n);
-  radix_count_.assign(3 * 2048, 0);
-  uint32_t* hist = radix_count_.data();
   size_t m = 0;
   for (size_t k = 0; k < n; ++k) {
-    uint64_t key = make_key(v[k], k);
-    uint32_t keep = v[k] - mx >= kTailCut;
-    keys_[m] = key;
-    radix_count(hist, key, keep);
-    m += keep;
+    keys_[m] = make_key(v[k], k);
+    m += v[k] - mx >= kTailCut;
   }
   keys_.resize(m);
   if (ref_size < m) {
@@ -336,7 +331,9 @@ int32_t Sampler::sample_sorted(std::span<const float> logits, float mx, size_t r
   } else if (m < 256) {
     std::sort(keys_.begin(), keys_.end());
   } else {
-    radix_sort_by_high_half(keys_, keys_tmp_, hist);
+    radix_count_.assign(3 * 2048, 0);
+    for (uint64_t key : keys_) radix_count(radix_count_.data(), key, 1);
+    radix_sort_by_high_half(keys_, keys_tmp_, radix_count_.data());
   }
   m = keys_.size();
   // The id of the reference list's last candidate (drawn only when r reaches

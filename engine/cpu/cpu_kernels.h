@@ -159,8 +159,6 @@ void q4_cols_gemm_ref(const PackedQ4Cols& w, const float* x, int n, float* y, in
 // The AVX2 versions use 8-wide partial sums and fused multiply-adds, so they
 // agree with the portable ones to float rounding (tested to 1e-6), not bit
 // for bit.
-using DotFn = float (*)(const float* a, const float* b, int n);
-using AxpyFn = void (*)(float a, const float* x, float* y, int n);
 float dot_ref(const float* a, const float* b, int n);
 float dot_avx2(const float* a, const float* b, int n);
 void axpy_ref(float a, const float* x, float* y, int n);
