@@ -255,50 +255,6 @@ Result<std::string> doc_url_path(const std::string& url) {
 
 namespace {
 
-std::string decode_entities(const std::string& s) {
-  static const std::unordered_map<std::string, uint32_t> kNamed = {
-      {"amp", '&'},      {"lt", '<'},       {"gt", '>'},      {"quot", '"'},    {"apos", '\''},
-      {"nbsp", 0xA0},    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026},
-      {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D},
-      {"copy", 0xA9},    {"eacute", 0xE9},  {"uuml", 0xFC},   {"ouml", 0xF6},   {"auml", 0xE4}};
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out.push_back(s[i]);
-      continue;
-    }
-    size_t semi = s.find(';', i + 1);
-    if (semi == std::string::npos || semi - i > 12) {
-      out.push_back('&');
-      continue;
-    }
-    std::string name = s.substr(i + 1, semi - i - 1);
-    uint32_t cp = 0;
-    bool ok = false;
-    if (name.size() > 1 && name[0] == '#') {
-      try {
-        cp = (name[1] == 'x' || name[1] == 'X')
-                 ? static_cast<uint32_t>(std::stoul(name.substr(2), nullptr, 16))
-                 : static_cast<uint32_t>(std::stoul(name.substr(1), nullptr, 10));
-        ok = true;
-      } catch (...) {
-        ok = false;
-      }
-    } else if (auto it = kNamed.find(name); it != kNamed.end()) {
-      cp = it->second;
-      ok = true;
-    }
-    if (!ok) {
-      out.push_back('&');
-      continue;
-    }
-    html::append_utf8(out, cp);
-    i = semi;
-  }
-  return out;
-}
-
 // Paragraph breaks are marked by a line holding only kPara; other line breaks
 // are single. Collapses runs of spaces inside lines, drops empty lines, and
 // turns runs of paragraph marks into one blank line.
@@ -356,7 +312,7 @@ HtmlText html_to_text_basic(const std::string& html) {
       size_t gt = low.find('>', a);
       size_t b = gt == std::string::npos ? gt : low.find("</title", gt);
       if (b != std::string::npos)
-        r.title = trim(tidy_lines(decode_entities(html.substr(gt + 1, b - gt - 1))));
+        r.title = trim(tidy_lines(html::decode_entities(html.substr(gt + 1, b - gt - 1))));
       std::replace(r.title.begin(), r.title.end(), '\n', ' ');
     }
   }
@@ -409,7 +365,7 @@ HtmlText html_to_text_basic(const std::string& html) {
     else if (kLine.count(name)) text += '\n';
     else if (name == "td" || name == "th") text += ' ';
   }
-  r.text = tidy_lines(decode_entities(text));
+  r.text = tidy_lines(html::decode_entities(text));
   return r;
 }
 
