@@ -81,84 +81,23 @@ void add_yaml_plain_rules(SchemaGrammarBuilder& b, int max_chars) {
   b.add_rule("yaml-plain", words + " | " + single);
 }
 
-// Objects that declare properties get only those (as in YAML): a schema
-// that leaves additionalProperties open would let a model write undeclared
-// params without end. Walks the schema keywords that hold subschemas.
-//
-// Only where that keeps every valid call valid: an object is closed when its
-// own keywords describe all of it (its required keys are declared; no
-// allOf / anyOf / oneOf / $ref / patternProperties / if / dependentSchemas
-// beside them), and not when it is an allOf branch or a definition an allOf
-// branch refers to (siblings add keys), nor an anyOf / oneOf branch whose
-// parent itself constrains keys. Closing those made valid calls unmatchable,
-// and a tool none of whose calls match drops out of the grammar unseen.
-bool describes_whole_object(const json& s) {
-  for (const char* k : {"allOf", "anyOf", "oneOf", "$ref", "patternProperties", "if", "dependentSchemas",
-                        "dependencies", "unevaluatedProperties"})
-    if (s.contains(k)) return false;
-  const json& props = s["properties"];
-  if (auto r = s.find("required"); r != s.end() && r->is_array())
-    for (const json& k : *r)
-      if (!k.is_string() || !props.contains(k.get<std::string>())) return false;
-  return true;
-}
-
-// Definitions ("#/$defs/NAME", "#/definitions/NAME") that an allOf branch refers to.
-void collect_allof_refs(const json& s, std::set<std::string>& out) {
-  if (s.is_object()) {
-    if (auto a = s.find("allOf"); a != s.end() && a->is_array())
-      for (const json& b : *a)
-        if (b.is_object() && b.contains("$ref") && b["$ref"].is_string()) out.insert(b["$ref"].get<std::string>());
-    for (const auto& [k, v] : s.items()) collect_allof_refs(v, out);
-  } else if (s.is_array()) {
-    for (const json& v : s) collect_allof_refs(v, out);
-  }
-}
-
-void close_objects(json& s, const std::set<std::string>& keep_open, bool may_close = true) {
-  if (!s.is_object()) return;
-  if (auto p = s.find("properties"); p != s.end() && p->is_object()) {
-    for (auto& [k, sub] : p->items()) close_objects(sub, keep_open);
-    if (may_close && !s.contains("additionalProperties") && describes_whole_object(s))
-      s["additionalProperties"] = false;
-  }
-  for (const char* k : {"items", "additionalProperties", "not"})
-    if (auto it = s.find(k); it != s.end()) close_objects(*it, keep_open);
-  if (auto it = s.find("prefixItems"); it != s.end() && it->is_array())
-    for (auto& sub : *it) close_objects(sub, keep_open);
-  if (auto it = s.find("allOf"); it != s.end() && it->is_array())
-    for (auto& sub : *it) close_objects(sub, keep_open, false);
-  const bool parent_constrains_keys = s.contains("properties") || s.contains("required") || s.contains("allOf") ||
-                                      s.contains("patternProperties") || s.contains("additionalProperties") ||
-                                      s.contains("$ref");
-  for (const char* k : {"anyOf", "oneOf"})
-    if (auto it = s.find(k); it != s.end() && it->is_array())
-      for (auto& sub : *it) close_objects(sub, keep_open, !parent_constrains_keys);
-  for (const char* k : {"$defs", "definitions"})
-    if (auto it = s.find(k); it != s.end() && it->is_object())
-      for (auto& [name, sub] : it->items())
-        close_objects(sub, keep_open, !keep_open.count(std::string("#/") + k + "/" + name));
-}
-
-void close_objects(json& s) {
-  std::set<std::string> keep_open;
-  collect_allof_refs(s, keep_open);
-  close_objects(s, keep_open);
-}
-
 }  // namespace
 
 Result<std::string> function_call_gbnf(const tools::Registry& registry, CallFormat format,
                                        const SchemaOptions& params_options) {
   if (registry.size() == 0) return Error("function-call grammar: the registry has no tools");
-  SchemaGrammarBuilder b(params_options);
+  // Objects that declare properties get only those (as in YAML): a schema
+  // that leaves additionalProperties open would let a model write undeclared
+  // params without end.
+  SchemaOptions options = params_options;
+  options.close_declared_objects = true;
+  SchemaGrammarBuilder b(options);
   std::vector<std::string> alts;
   bool yaml = format == CallFormat::kYaml;
   if (yaml) add_yaml_plain_rules(b, params_options.max_string_chars);
   for (const tools::ToolPtr& tool : registry.tools()) {
     json schema = tool_call_schema(*tool);
     const std::string name = tool->name();
-    close_objects(schema);
     if (!yaml) {
       auto e = b.add_schema(schema);
       if (!e) return e.error().wrap("tool '" + name + "' parameters");

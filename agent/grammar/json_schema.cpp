@@ -366,10 +366,14 @@ class SchemaConverter {
         if (!m) return m.error();
         props[k] = *m;
       }
-      auto add = merge(aa, ab, path + "/additionalProperties", depth + 1);
-      if (!add) return add.error();
       out["properties"] = props;
-      out["additionalProperties"] = *add;
+      // Left out when neither side has one (open either way; an absent key
+      // lets close_declared_objects close the merged object).
+      if (a.contains("additionalProperties") || b.contains("additionalProperties")) {
+        auto add = merge(aa, ab, path + "/additionalProperties", depth + 1);
+        if (!add) return add.error();
+        out["additionalProperties"] = *add;
+      }
     }
     if (a.contains("prefixItems") || b.contains("prefixItems") || a.contains("items") || b.contains("items")) {
       json pa = a.value("prefixItems", json::array()), pb = b.value("prefixItems", json::array());
@@ -834,6 +838,9 @@ class SchemaConverter {
       auto e = visit(*a, path + "/additionalProperties", depth + 1);
       if (!e) return e.error();
       extra = *e;
+    } else if (o_.close_declared_objects && s.contains("properties") &&
+               std::all_of(required.begin(), required.end(), [&](const std::string& r) { return props.contains(r); })) {
+      extra = Expr();
     }
     // required keys without a property schema are named members taking the
     // additional-properties schema

@@ -42,6 +42,11 @@ struct SchemaOptions {
   // number, and exponents of at most 2 digits; 0: unbounded. (A model with
   // random weights may also write a number no parser can hold.)
   int max_number_digits = 0;
+  // Objects that declare properties, have no additionalProperties and
+  // declare every required key take only their declared keys (function-call
+  // parameters: a model should not invent any). Applied after allOf, anyOf
+  // and $ref are merged, so keys a sibling declares stay allowed.
+  bool close_declared_objects = false;
 };
 
 Result<std::string> schema_to_gbnf(const nlohmann::json& schema, const SchemaOptions& opts = {});

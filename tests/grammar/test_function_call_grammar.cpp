@@ -111,7 +111,7 @@ TEST_CASE("function-call grammar: closing declared objects keeps schemas whose p
   CHECK(g->matches(R"({"function": "open", "params": {"path": "a", "mode": "r"}})"));
 }
 
-TEST_CASE("function-call grammar: objects described by combinators stay open; plain ones are closed") {
+TEST_CASE("function-call grammar: calls through allOf over $defs and anyOf match; plain objects are closed") {
   using nlohmann::json;
   rewoo::tools::Registry r;
   // allOf over definitions, and an anyOf whose branches add keys to the parent's.
@@ -133,4 +133,30 @@ TEST_CASE("function-call grammar: objects described by combinators stay open; pl
   CHECK(g->matches(R"({"function": "pay", "params": {"amount": 5, "iban": "DE00"}})"));
   CHECK(g->matches(R"({"function": "find", "params": {"q": "x"}})"));
   CHECK_FALSE(g->matches(R"({"function": "find", "params": {"q": "x", "extra": 1}})"));  // plain: closed
+}
+
+TEST_CASE("function-call grammar: closing declared objects follows $ref chains and $ref branches") {
+  // Objects are closed after the converter has merged allOf / anyOf / $ref,
+  // so a definition reached through a chain of $refs, or an anyOf branch
+  // given as a $ref, still meets its siblings' keys.
+  using nlohmann::json;
+  rewoo::tools::Registry r;
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("tag", json::parse(R"({"type":"object",
+      "$defs":{"A":{"$ref":"#/$defs/B"},
+               "B":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"]}},
+      "allOf":[{"$ref":"#/$defs/A"},{"properties":{"y":{"type":"string"}},"required":["y"]}]})")));
+  (void)r.add(std::make_shared<rewoo::test::FakeTool>("ship", json::parse(R"({"type":"object",
+      "$defs":{"Addr":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+      "properties":{"weight":{"type":"integer"}},"required":["weight"],
+      "anyOf":[{"$ref":"#/$defs/Addr"},{"properties":{"box":{"type":"string"}},"required":["box"]}]})")));
+  auto text = function_call_gbnf(r, CallFormat::kJson);
+  REQUIRE_MESSAGE(text, text.error().to_string());
+  auto g = Grammar::parse(*text);
+  REQUIRE_MESSAGE(g, g.error().to_string());
+  CHECK(g->matches(R"({"function": "tag", "params": {"x": "a", "y": "b"}})"));
+  CHECK(g->matches(R"({"function": "ship", "params": {"weight": 2, "city": "Oslo"}})"));
+  CHECK(g->matches(R"({"function": "ship", "params": {"weight": 2, "box": "7"}})"));
+  // still closed: keys no branch declares
+  CHECK_FALSE(g->matches(R"({"function": "tag", "params": {"x": "a", "y": "b", "z": 1}})"));
+  CHECK_FALSE(g->matches(R"({"function": "ship", "params": {"weight": 2, "box": "7", "z": 1}})"));
 }
