@@ -6,7 +6,8 @@
 
 namespace rewoo::test {
 
-// ../shared/data beside the checkout (the real test data; see its README).
+// The shared test data (REWOO_TEST_DATA_DIR in CMake: ../shared/data beside
+// the checkout or beside the repository it was cloned from; see its README).
 std::filesystem::path data_dir();
 // The repository root.
 std::filesystem::path source_dir();
