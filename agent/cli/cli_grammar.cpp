@@ -16,6 +16,7 @@
 #include "agent/grammar/grammar.h"
 #include "agent/grammar/json_schema.h"
 #include "agent/grammar/plan_grammar.h"
+#include "agent/grammar/runtime_constraints.h"
 #include "tools/builtin_tools.h"
 
 namespace rewoo::cli {
@@ -170,9 +171,7 @@ void run_plan(const GrammarArgs& a, Context& ctx) {
     ctx.exit_code = 2;
     return;
   }
-  agent::grammar::PlanGrammarOptions o;
-  o.max_steps = a.max_steps;
-  auto g = agent::grammar::plan_grammar_gbnf(*reg, o);
+  auto g = agent::grammar::plan_grammar_gbnf(*reg, agent::grammar::runtime_plan_options(a.max_steps));
   if (!g) {
     std::fprintf(stderr, "rewoo grammar plan: %s\n", g.error().to_string().c_str());
     ctx.exit_code = 1;
@@ -189,7 +188,7 @@ void run_call(const GrammarArgs& a, Context& ctx) {
     return;
   }
   agent::CallFormat f = a.format == "yaml" || a.format == "YAML" ? agent::CallFormat::kYaml : agent::CallFormat::kJson;
-  auto g = agent::grammar::function_call_gbnf(*reg, f);
+  auto g = agent::grammar::function_call_gbnf(*reg, f, agent::grammar::runtime_call_options());
   if (!g) {
     std::fprintf(stderr, "rewoo grammar call: %s\n", g.error().to_string().c_str());
     ctx.exit_code = 1;
@@ -247,13 +246,13 @@ void register_grammar_commands(CLI::App& app, Context& ctx) {
       "  rewoo grammar from-schema s.json --whitespace '[ \\t\\n]*'");
   fs->callback([a, &ctx] { run_from_schema(*a, ctx); });
 
-  auto* plan = grammar->add_subcommand("plan", "Print the plan grammar for the built-in tools");
+  auto* plan = grammar->add_subcommand("plan", "Print the plan grammar the agent decodes under, for the built-in tools");
   plan->add_option("--tools", a->tools_csv, "only these tools (comma-separated)");
   plan->add_option("--max-steps", a->max_steps, "most :evidenceN: steps")->capture_default_str();
   plan->footer("Example:\n  rewoo grammar plan --tools DuckDuckGo,KnowledgeModel --max-steps 5");
   plan->callback([a, &ctx] { run_plan(*a, ctx); });
 
-  auto* call = grammar->add_subcommand("call", "Print the function-call grammar for the built-in tools");
+  auto* call = grammar->add_subcommand("call", "Print the function-call grammar the agent decodes under, for the built-in tools");
   call->add_option("--tools", a->tools_csv, "only these tools (comma-separated)");
   call->add_option("--format", a->format, "json or yaml")->capture_default_str();
   call->footer("Example:\n  rewoo grammar call --format yaml");

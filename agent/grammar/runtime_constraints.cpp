@@ -1,5 +1,6 @@
 #include "agent/grammar/runtime_constraints.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,20 +20,14 @@ class RuntimeConstraints : public Constraints {
       : vocab_(std::move(vocab)), limits_(limits) {}
 
   Result<std::shared_ptr<engine::LogitsProcessor>> plan(const tools::Registry& registry, int max_steps) override {
-    PlanGrammarOptions o;
-    o.max_steps = std::max(1, max_steps);
-    o.leading_space = true;  // a model's first token after "ASSISTANT:" is usually "▁Plan"
-    o.max_text_chars = limits_.text_chars;
-    o.nested_brackets = false;  // flat inputs: a plan's length stays bounded
-    auto g = plan_grammar_gbnf(registry, o);
+    auto g = plan_grammar_gbnf(registry, runtime_plan_options(max_steps, limits_));
     if (!g) return g.error();
     return processor(*g);
   }
 
   Result<std::shared_ptr<engine::LogitsProcessor>> function_call(const tools::Registry& registry,
                                                                  CallFormat format) override {
-    SchemaOptions o{"\" \"?", 6, limits_.string_chars, 15};
-    auto g = function_call_gbnf(registry, format, o);
+    auto g = function_call_gbnf(registry, format, runtime_call_options(limits_));
     if (!g) return g.error();
     return processor(*g);
   }
@@ -66,6 +61,24 @@ class RuntimeConstraints : public Constraints {
 };
 
 }  // namespace
+
+PlanGrammarOptions runtime_plan_options(int max_steps, RuntimeGrammarLimits limits) {
+  PlanGrammarOptions o;
+  o.max_steps = std::max(1, max_steps);
+  o.leading_space = true;  // a model's first token after "ASSISTANT:" is usually "▁Plan"
+  o.max_text_chars = limits.text_chars;
+  o.nested_brackets = false;  // flat inputs: a plan's length stays bounded
+  return o;
+}
+
+SchemaOptions runtime_call_options(RuntimeGrammarLimits limits) {
+  SchemaOptions o;
+  o.whitespace = "\" \"?";
+  o.any_order_limit = 6;
+  o.max_string_chars = limits.string_chars;
+  o.max_number_digits = 15;
+  return o;
+}
 
 std::shared_ptr<Constraints> make_runtime_constraints(std::shared_ptr<const Vocabulary> vocab,
                                                       RuntimeGrammarLimits limits) {

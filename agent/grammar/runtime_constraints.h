@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include "agent/grammar/json_schema.h"
+#include "agent/grammar/plan_grammar.h"
 #include "agent/grammar/token_matcher.h"
 #include "agent/runtime.h"
 
@@ -20,6 +22,11 @@ struct RuntimeGrammarLimits {
   int text_chars = 100;   // a "Plan:" thought, and the items of a step's input
   int string_chars = 80;  // a string parameter the tool's schema leaves unbounded
 };
+
+// The options the runtime builds its grammars with (`rewoo grammar plan` and
+// `rewoo grammar call` print the same grammars).
+PlanGrammarOptions runtime_plan_options(int max_steps, RuntimeGrammarLimits limits = {});
+SchemaOptions runtime_call_options(RuntimeGrammarLimits limits = {});
 
 std::shared_ptr<Constraints> make_runtime_constraints(std::shared_ptr<const Vocabulary> vocab,
                                                       RuntimeGrammarLimits limits = {});
