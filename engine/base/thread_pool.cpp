@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 namespace rewoo {
 
@@ -43,42 +46,61 @@ void ThreadPool::worker_loop() {
   }
 }
 
+namespace {
+
+// One parallel_for call; shared with the pool's jobs, which may start after
+// the call has returned (they then find no chunk left and touch nothing else).
+struct ParallelFor {
+  const std::function<void(size_t, size_t)>* body = nullptr;
+  size_t n = 0, chunk = 0, n_chunks = 0;
+  std::atomic<size_t> next{0};
+  std::atomic<int> active{0};  // pool jobs inside work()
+  std::mutex mu;
+  std::exception_ptr error;  // the first exception a chunk threw; no chunk starts after it
+
+  void work() {
+    try {
+      for (;;) {
+        const size_t i = next.fetch_add(1);
+        if (i >= n_chunks) return;
+        (*body)(i * chunk, std::min(n, (i + 1) * chunk));
+      }
+    } catch (...) {
+      next.store(n_chunks);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+    }
+  }
+};
+
+}  // namespace
+
 void ThreadPool::parallel_for(size_t n, size_t min_chunk,
                               const std::function<void(size_t, size_t)>& body) {
   if (n == 0) return;
   min_chunk = std::max<size_t>(1, min_chunk);
-  size_t parts = std::min(size() + 1, (n + min_chunk - 1) / min_chunk);
-  if (parts <= 1) {
+  const size_t threads = size() + 1;
+  const size_t chunk = std::max(min_chunk, (n + 4 * threads - 1) / (4 * threads));
+  const size_t n_chunks = (n + chunk - 1) / chunk;
+  if (n_chunks <= 1) {
     body(0, n);
     return;
   }
-  size_t chunk = (n + parts - 1) / parts;
-  std::atomic<size_t> next{0};
-  // The first exception a chunk throws; no chunk starts after it, and it is
-  // rethrown only once every worker has left `run` (which refers to this
-  // frame).
-  std::mutex error_mu;
-  std::exception_ptr error;
-  auto run = [&] {
-    try {
-      for (;;) {
-        size_t i = next.fetch_add(1);
-        if (i >= parts) return;
-        size_t b = i * chunk, e = std::min(n, b + chunk);
-        if (b < e) body(b, e);
-      }
-    } catch (...) {
-      next.store(parts);
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
-    }
-  };
-  std::vector<std::future<void>> futs;
-  futs.reserve(parts - 1);
-  for (size_t i = 0; i + 1 < parts; ++i) futs.push_back(submit(run));
-  run();
-  for (auto& f : futs) f.wait();
-  if (error) std::rethrow_exception(error);
+  auto st = std::make_shared<ParallelFor>();
+  st->body = &body;
+  st->n = n;
+  st->chunk = chunk;
+  st->n_chunks = n_chunks;
+  const size_t helpers = std::min(size(), n_chunks - 1);
+  for (size_t i = 0; i < helpers; ++i)
+    enqueue([st] {
+      st->active.fetch_add(1);  // before claiming: the caller then waits for this job
+      st->work();
+      st->active.fetch_sub(1);
+    });
+  st->work();
+  while (st->active.load() != 0) std::this_thread::yield();
+  if (st->error) std::rethrow_exception(st->error);
 }
 
 }  // namespace rewoo

@@ -40,10 +40,13 @@ class ThreadPool {
     return fut;
   }
 
-  // Runs body(begin, end) over [0, n) in chunks of at least min_chunk, using
-  // the workers and the calling thread; returns when all chunks are done.
-  // The first exception a chunk throws is rethrown here, after the chunks
-  // already running have ended; no new chunk starts once one has thrown.
+  // Runs body(begin, end) over [0, n) in chunks of at least min_chunk, about
+  // 4 per thread, claimed one at a time by the calling thread and the
+  // workers: a worker that wakes late or is preempted just takes fewer
+  // chunks, and the caller waits only for workers that have started, never
+  // for one not yet scheduled. Returns when all chunks are done. The first
+  // exception a chunk throws is rethrown here, after the chunks already
+  // running have ended; no new chunk starts once one has thrown.
   void parallel_for(size_t n, size_t min_chunk,
                     const std::function<void(size_t, size_t)>& body);
 

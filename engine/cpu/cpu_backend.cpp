@@ -197,53 +197,10 @@ class CpuBackend final : public Backend {
     s.capacity = cap;
   }
 
-  // Runs body over [0, n) in chunks of at least min_chunk, about 4 per
-  // thread, claimed one at a time by the calling thread and the workers, so
-  // a worker that wakes late or is preempted (this often shares its cores)
-  // just takes fewer chunks. The caller waits only for workers that have
-  // started a chunk, never for one that has not been scheduled yet.
-  struct ParallelState {
-    const std::function<void(size_t, size_t)>* body = nullptr;
-    size_t n = 0, chunk = 0, n_chunks = 0;
-    std::atomic<size_t> next{0};
-    std::atomic<int> active{0};
-    std::mutex mu;
-    std::exception_ptr error;  // the first exception a chunk threw; no chunk starts after it
-    void work() {
-      try {
-        for (;;) {
-          const size_t i = next.fetch_add(1);
-          if (i >= n_chunks) return;
-          (*body)(i * chunk, std::min(n, (i + 1) * chunk));
-        }
-      } catch (...) {
-        next.store(n_chunks);
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
+  // ThreadPool::parallel_for, or body(0, n) with one thread.
   void parallel(size_t n, size_t min_chunk, const std::function<void(size_t, size_t)>& body) {
-    min_chunk = std::max<size_t>(1, min_chunk);
-    if (!pool_ || n <= min_chunk) {
-      body(0, n);
-      return;
-    }
-    auto st = std::make_shared<ParallelState>();
-    st->body = &body;
-    st->n = n;
-    st->chunk = std::max(min_chunk, (n + 4 * n_threads_ - 1) / (4 * n_threads_));
-    st->n_chunks = (n + st->chunk - 1) / st->chunk;
-    const size_t helpers = std::min(pool_->size(), st->n_chunks - 1);
-    for (size_t i = 0; i < helpers; ++i)
-      (void)pool_->submit([st] {
-        st->active.fetch_add(1);  // before claiming: the caller then waits for us
-        st->work();
-        st->active.fetch_sub(1);
-      });
-    st->work();
-    while (st->active.load() != 0) std::this_thread::yield();
-    if (st->error) std::rethrow_exception(st->error);
+    if (pool_) pool_->parallel_for(n, min_chunk, body);
+    else body(0, n);
   }
 
   // y[n, out] = x[n, in] W (+ bias).
