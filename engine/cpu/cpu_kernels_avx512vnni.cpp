@@ -84,72 +84,74 @@ void q4q8_tokens(const PackedQ4x8& w, const int8_t* xq, const float* d, const fl
 }
 }  // namespace
 
-void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
-                          int ldy, int s0, int s1) {
-  if (n >= 2) {
-    for (int s = s0; s < s1; ++s) {
-      int t = 0;
-      for (; t + 4 <= n; t += 4) q4q8_tokens<4>(w, xq, d, gz, t, y, ldy, s);
-      switch (n - t) {
-        case 3: q4q8_tokens<3>(w, xq, d, gz, t, y, ldy, s); break;
-        case 2: q4q8_tokens<2>(w, xq, d, gz, t, y, ldy, s); break;
-        case 1: q4q8_tokens<1>(w, xq, d, gz, t, y, ldy, s); break;
-        default: break;
-      }
-    }
-    return;
-  }
+namespace {
+// One token (decode) over super tile s: the activations' broadcasts are
+// loaded once per block and reused by the 4 tiles.
+void q4q8_one(const PackedQ4x8& w, const int8_t* xt, const float* dt, const float* gzt, float* yt, int s) {
   const int nb = w.in / 32;
   const __m512i m_lo = _mm512_set1_epi8(0x0F), m_hi = _mm512_set1_epi8(static_cast<char>(0xF0));
-  for (int s = s0; s < s1; ++s)
-    for (int t = 0; t < n; ++t) {
-      const int8_t* xt = xq + static_cast<size_t>(t) * w.in;
-      const float* dt = d + static_cast<size_t>(t) * nb;
-      __m512 yv[4];
-      for (auto& v : yv) v = _mm512_setzero_ps();
-      for (int g = 0; g < w.n_groups; ++g) {
-        __m512 facc[4];
-        for (auto& f : facc) f = _mm512_setzero_ps();
-        for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
-          const uint8_t* blk = w.q.data() + (static_cast<size_t>(s) * nb + b) * 1024;
-          __m512i xl[4], xh[4];
-          for (int c = 0; c < 4; ++c) {
-            xl[c] = bcast4(xt + 32 * b + 8 * c);
-            xh[c] = bcast4(xt + 32 * b + 8 * c + 4);
-          }
-          const __m512 db = _mm512_set1_ps(dt[b]);
-          for (int tile = 0; tile < 4; ++tile) {
-            const uint8_t* p = blk + tile * 256;
-            __m512i al = _mm512_setzero_si512(), ah = _mm512_setzero_si512();
-            for (int c = 0; c < 4; ++c) {
-              __m512i v = _mm512_loadu_si512(p + c * 64);
-              al = _mm512_dpbusd_epi32(al, _mm512_and_si512(v, m_lo), xl[c]);
-              ah = _mm512_dpbusd_epi32(ah, _mm512_and_si512(v, m_hi), xh[c]);
-            }
-            // maskz forms with a full mask: the plain ones trip GCC 12's
-            // -Wmaybe-uninitialized inside the intrinsic headers.
-            __m512i isum = _mm512_add_epi32(al, _mm512_maskz_srai_epi32(0xFFFF, ah, 4));
-            facc[tile] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, isum), db, facc[tile]);
-          }
-        }
-        const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
-        const __m512 gzt = _mm512_set1_ps(gz[static_cast<size_t>(t) * w.n_groups + g]);
-        for (int tile = 0; tile < 4; ++tile) {
-          __m512 sc = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sz + 32 * tile)));
-          __m512 zr = _mm512_maskz_cvtepi32_ps(
-              0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sz + 128 + 16 * tile))));
-          yv[tile] = _mm512_fmadd_ps(sc, _mm512_fnmadd_ps(zr, gzt, facc[tile]), yv[tile]);
-        }
+  __m512 yv[4];
+  for (auto& v : yv) v = _mm512_setzero_ps();
+  for (int g = 0; g < w.n_groups; ++g) {
+    __m512 facc[4];
+    for (auto& f : facc) f = _mm512_setzero_ps();
+    for (int b = w.bounds[g] / 32; b < w.bounds[g + 1] / 32; ++b) {
+      const uint8_t* blk = w.q.data() + (static_cast<size_t>(s) * nb + b) * 1024;
+      __m512i xl[4], xh[4];
+      for (int c = 0; c < 4; ++c) {
+        xl[c] = bcast4(xt + 32 * b + 8 * c);
+        xh[c] = bcast4(xt + 32 * b + 8 * c + 4);
       }
-      float* yt = y + static_cast<size_t>(t) * ldy + 64 * s;
-      if (64 * s + 64 <= w.out) {
-        for (int tile = 0; tile < 4; ++tile) _mm512_storeu_ps(yt + 16 * tile, yv[tile]);
-      } else {
-        alignas(64) float tmp[64];
-        for (int tile = 0; tile < 4; ++tile) _mm512_store_ps(tmp + 16 * tile, yv[tile]);
-        for (int j = 0; 64 * s + j < w.out; ++j) yt[j] = tmp[j];
+      const __m512 db = _mm512_set1_ps(dt[b]);
+      for (int tile = 0; tile < 4; ++tile) {
+        const uint8_t* p = blk + tile * 256;
+        __m512i al = _mm512_setzero_si512(), ah = _mm512_setzero_si512();
+        for (int c = 0; c < 4; ++c) {
+          __m512i v = _mm512_loadu_si512(p + c * 64);
+          al = _mm512_dpbusd_epi32(al, _mm512_and_si512(v, m_lo), xl[c]);
+          ah = _mm512_dpbusd_epi32(ah, _mm512_and_si512(v, m_hi), xh[c]);
+        }
+        // maskz forms with a full mask: the plain ones trip GCC 12's
+        // -Wmaybe-uninitialized inside the intrinsic headers.
+        __m512i isum = _mm512_add_epi32(al, _mm512_maskz_srai_epi32(0xFFFF, ah, 4));
+        facc[tile] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, isum), db, facc[tile]);
       }
     }
+    const uint8_t* sz = w.sz.data() + (static_cast<size_t>(s) * w.n_groups + g) * 192;
+    const __m512 gz = _mm512_set1_ps(gzt[g]);
+    for (int tile = 0; tile < 4; ++tile) {
+      __m512 sc = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sz + 32 * tile)));
+      __m512 zr = _mm512_maskz_cvtepi32_ps(
+          0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sz + 128 + 16 * tile))));
+      yv[tile] = _mm512_fmadd_ps(sc, _mm512_fnmadd_ps(zr, gz, facc[tile]), yv[tile]);
+    }
+  }
+  if (64 * s + 64 <= w.out) {
+    for (int tile = 0; tile < 4; ++tile) _mm512_storeu_ps(yt + 16 * tile, yv[tile]);
+  } else {
+    alignas(64) float tmp[64];
+    for (int tile = 0; tile < 4; ++tile) _mm512_store_ps(tmp + 16 * tile, yv[tile]);
+    for (int j = 0; 64 * s + j < w.out; ++j) yt[j] = tmp[j];
+  }
+}
+}  // namespace
+
+void q4q8_gemm_avx512vnni(const PackedQ4x8& w, const int8_t* xq, const float* d, const float* gz, int n, float* y,
+                          int ldy, int s0, int s1) {
+  const int nb = w.in / 32;
+  for (int s = s0; s < s1; ++s) {
+    int t = 0;
+    for (; t + 4 <= n; t += 4) q4q8_tokens<4>(w, xq, d, gz, t, y, ldy, s);
+    switch (n - t) {
+      case 3: q4q8_tokens<3>(w, xq, d, gz, t, y, ldy, s); break;
+      case 2: q4q8_tokens<2>(w, xq, d, gz, t, y, ldy, s); break;
+      case 1:
+        q4q8_one(w, xq + static_cast<size_t>(t) * w.in, d + static_cast<size_t>(t) * nb,
+                 gz + static_cast<size_t>(t) * w.n_groups, y + static_cast<size_t>(t) * ldy + 64 * s, s);
+        break;
+      default: break;
+    }
+  }
 }
 
 namespace {
