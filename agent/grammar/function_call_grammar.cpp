@@ -39,7 +39,7 @@ bool plain_key(const std::string& k) {
 // true/false/null spellings. max_chars > 0 bounds the length (about that
 // many characters, at most 3x with spaces).
 void add_yaml_plain_rules(SchemaGrammarBuilder& b, int max_chars) {
-  const std::string rep = max_chars > 0 ? fmt::format("{{0,{}}}", max_chars) : "*";
+  const std::string rep = gbnf_repeat(0, max_chars);
   const std::string safe_ascii = "A-Za-z0-9_.,;!?'()/+=@%&*$<>^~|";
   b.add_rule("yaml-c", "[" + safe_ascii + "-] | [\\u0080-\\U0010FFFF]");
   static const std::vector<std::string> kWords = {"true", "True", "TRUE", "false", "False",

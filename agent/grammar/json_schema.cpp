@@ -161,8 +161,7 @@ class SchemaConverter {
       rules_.push_back({name, "[^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})"});
     } else if (name == "json-string") {
       prim("json-char");
-      std::string rep = o_.max_string_chars > 0 ? fmt::format("{{0,{}}}", o_.max_string_chars) : "*";
-      rules_.push_back({name, "\"\\\"\" json-char" + rep + " \"\\\"\""});
+      rules_.push_back({name, "\"\\\"\" json-char" + gbnf_repeat(0, o_.max_string_chars) + " \"\\\"\""});
     } else if (name == "json-number") {
       if (int d = o_.max_number_digits; d > 0)
         rules_.push_back({name, fmt::format("\"-\"? (\"0\" | [1-9] [0-9]{{0,{}}}) (\".\" [0-9]{{1,{}}})? ([eE] [-+]? [0-9]{{1,2}})?", d - 1, d)});

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/grammar/regex_to_gbnf.h"
+
 namespace rewoo::agent::grammar {
 
 namespace {
@@ -152,8 +154,8 @@ class NonNegRange {
 
  private:
   // Repetitions of free digits: unbounded, or at most max_digits_.
-  std::string plus() const { return max_digits_ > 0 ? fmt::format("{{1,{}}}", max_digits_) : "+"; }
-  std::string star() const { return max_digits_ > 0 ? fmt::format("{{0,{}}}", max_digits_) : "*"; }
+  std::string plus() const { return gbnf_repeat(1, max_digits_); }
+  std::string star() const { return gbnf_repeat(0, max_digits_); }
   // An optional fraction the bounds do not constrain.
   std::string frac() const {
     return int_only_ ? "(\".\" \"0\"" + plus() + ")?" : "(\".\" [0-9]" + plus() + ")?";

@@ -11,8 +11,8 @@ Result<std::string> plan_grammar_gbnf(const std::vector<std::string>& tool_names
   if (opts.max_steps < 1) return Error("plan grammar: max_steps must be at least 1");
   std::string g;
   g += fmt::format("root ::= {}block-0\n", opts.leading_space ? "\" \"? " : "");
-  const std::string plus = opts.max_text_chars > 0 ? fmt::format("{{1,{}}}", opts.max_text_chars) : "+";
-  const std::string star = opts.max_text_chars > 0 ? fmt::format("{{0,{}}}", opts.max_text_chars) : "*";
+  const std::string plus = gbnf_repeat(1, opts.max_text_chars);
+  const std::string star = gbnf_repeat(0, opts.max_text_chars);
   g += "thought ::= [^\\n\\r=]" + plus + "\n";
   std::string tools;
   for (size_t i = 0; i < tool_names.size(); ++i) tools += (i ? " | " : "") + gbnf_literal(tool_names[i]);

@@ -305,6 +305,11 @@ class RegexParser {
 
 }  // namespace
 
+std::string gbnf_repeat(int min, int limit) {
+  if (limit > 0) return fmt::format("{{{},{}}}", min, limit);
+  return min > 0 ? "+" : "*";
+}
+
 std::string gbnf_literal(std::string_view bytes) {
   std::string out = "\"";
   for (unsigned char c : bytes) {
