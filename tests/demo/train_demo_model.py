@@ -465,10 +465,12 @@ def main():
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
                 loss_fn(x.to(device), y.to(device)).backward()
             torch.cuda.synchronize()
+        except torch.cuda.OutOfMemoryError:
+            raise
         except RuntimeError as e:
             print(f"deterministic mode refused an operation, continuing without it: {e}",
                   flush=True)
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.use_deterministic_algorithms(False)
             deterministic = False
         opt.zero_grad(set_to_none=True)
 
