@@ -1,22 +1,32 @@
-// Split-K decode attention. Block (split, kv head, token), 128 threads:
+// Split-K attention over the fp16 KV cache. Block (split, kv head, token),
+// 128 threads, one range of keys (see AttentionArgs::min_chunk), scored in
+// sub-chunks of up to kAttnMaxChunk keys with an online softmax:
 //  1. scores: hd/8 lanes share one key (16-byte loads of K), shuffles reduce;
-//  2. softmax statistics of the chunk per query head (max m, sum l);
-//  3. P·V: each thread owns 8 dims of V for a strided subset of keys, then a
-//     shared-memory sum over the subsets; partial o (unnormalised), m, l go
-//     to scratch.
-// attention_combine_kernel merges the splits: o = sum_s e^{m_s - M} o_s / L.
+//  2. per query head: the chunk's max, the running max m and sum l, and the
+//     factor that rescales what was accumulated before;
+//  3. P·V: each thread owns 8 dims of V for a strided subset of keys.
+// The first loads of K are issued before the queries are read. A shared-memory sum over the key subsets gives the range's
+// unnormalised o; with one range it is the answer, otherwise o, m, l go to
+// scratch and the last block of the (token, KV head) to finish (a counter per
+// pair) merges the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
+// In decode mode (AttentionArgs::qkv) the block holding the newest key also
+// ropes it, rounds it and the value to fp16, writes both to the cache and
+// uses them from shared memory; every block ropes its own queries.
 #include "kernels/attention.cuh"
 
 #include "kernels/common.cuh"
 #include "kernels/gptq_gemv.cuh"
 
+#include <algorithm>
+
 namespace rewoo::kernels {
 namespace {
 
 constexpr int kThreads = 128;
+constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
+constexpr int kUnroll = 4;                  // K or V rows in flight per thread
 
-__device__ __forceinline__ void load8(const half* p, float* f) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
+__device__ __forceinline__ void unpack8(uint4 u, float* f) {
   const half2* h = reinterpret_cast<const half2*>(&u);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -26,116 +36,246 @@ __device__ __forceinline__ void load8(const half* p, float* f) {
   }
 }
 
-__global__ void __launch_bounds__(kThreads)
-    attention_split_kernel(const float* __restrict__ q, const half* __restrict__ k_cache,
-                           const half* __restrict__ v_cache, const int32_t* __restrict__ pos,
-                           const int32_t* __restrict__ slot, float* __restrict__ part_o,
-                           float2* __restrict__ part_ml, int n_heads, int n_kv, int hd,
-                           int max_seq, int chunk, int n_splits, float scale) {
-  pdl_enter();
+__device__ __forceinline__ void load8f(const float* p, float* f) {
+  const float4 a = __ldcg(reinterpret_cast<const float4*>(p));
+  const float4 b = __ldcg(reinterpret_cast<const float4*>(p) + 1);
+  f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
+}
+
+// Dims d0..d0+7 (d0 % 8 == 0) of one roped head vector x (cs: the position's
+// (cos, sin) pairs), with exactly the arithmetic of rope_kv_kernel. x was
+// written by the previous kernel: read through L2 (see gptq_gemv.cu on
+// programmatic launch).
+__device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, int d0,
+                                      bool interleaved, float* y) {
+  const int h2 = hd / 2;
+  float xv[8];
+  load8f(x + d0, xv);
+  if (interleaved) {
+    float c[8];
+    load8f(cs + d0, c);  // pairs j = d0/2 .. d0/2 + 3
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      y[2 * i] = xv[2 * i] * c[2 * i] - xv[2 * i + 1] * c[2 * i + 1];
+      y[2 * i + 1] = xv[2 * i] * c[2 * i + 1] + xv[2 * i + 1] * c[2 * i];
+    }
+  } else if (h2 % 8 == 0) {  // the 8 dims sit in one half
+    const bool lo = d0 < h2;
+    const int j0 = lo ? d0 : d0 - h2;
+    float xp[8], c[16];
+    load8f(x + (lo ? d0 + h2 : d0 - h2), xp);
+    load8f(cs + 2 * j0, c);
+    load8f(cs + 2 * j0 + 8, c + 8);
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      y[i] = lo ? xv[i] * c[2 * i] - xp[i] * c[2 * i + 1] : xp[i] * c[2 * i + 1] + xv[i] * c[2 * i];
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int d = d0 + i, j = d < h2 ? d : d - h2;
+      const float c = cs[2 * j], s = cs[2 * j + 1];
+      const float xp = __ldcg(x + (d < h2 ? d + h2 : d - h2));
+      y[i] = d < h2 ? xv[i] * c - xp * s : xp * s + xv[i] * c;
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 4) attention_kernel(const AttentionArgs a) {
+  // Decode mode: positions, slots and every key but the new one were written
+  // before the previous kernel started (by the step's input copy and earlier
+  // steps), so the first keys load while it drains; prefill mode reads keys
+  // the previous kernel wrote.
+  const bool early = a.qkv != nullptr;
+  pdl_trigger();
+  if (!early) pdl_wait();
   const int split = blockIdx.x, kvh = blockIdx.y, t = blockIdx.z;
-  const int L = pos[t] + 1;
-  const int j0 = split * chunk;
-  if (j0 >= L) return;  // the combine kernel ignores splits past the end
-  const int nj = min(chunk, L - j0);
-  const int G = n_heads / n_kv;
-  const int lpk = hd / 8;       // lanes per key
-  const int kpw = 32 / lpk;     // keys per warp pass (lpk divides 32 when hd <= 256)
+  const int L = a.pos[t] + 1;
+  const int span = max(a.min_chunk, ceil_div(ceil_div(L, a.n_splits), 32) * 32);
+  const int used = ceil_div(L, span);
+  const int j0 = split * span;
+  if (j0 >= L) return;  // the merge counts only the `used` ranges
+  const int j1 = min(L, j0 + span);
+  const int hd = a.hd, G = a.n_heads / a.n_kv;
+  const int lpk = hd / 8;    // lanes per key
+  const int kpw = 32 / lpk;  // keys per warp pass (lpk divides 32 when hd <= 256)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int sub = lane % lpk, kl = lane / lpk;                         // scores
+  const int dg = threadIdx.x % lpk, kg = threadIdx.x / lpk, nkg = kThreads / lpk;  // P·V
 
   __shared__ float s_score[kAttnMaxGroup][kAttnMaxChunk];
-  __shared__ float s_m[kAttnMaxGroup], s_l[kAttnMaxGroup];
-  extern __shared__ float s_acc[];  // [kThreads / lpk][G][hd]
+  __shared__ float s_m[kAttnMaxGroup], s_l[kAttnMaxGroup], s_corr[kAttnMaxGroup];
+  __shared__ float s_new[2][kAttnMaxHeadDim];  // the new token's key and value
+  __shared__ int s_last;
+  // [G][hd] scaled queries during the loop, then [nkg][G][hd] partial sums.
+  extern __shared__ float s_dyn[];
+  float* s_q = s_dyn;
+  float* s_acc = s_dyn;
 
-  const size_t kv_row = (size_t)n_kv * hd;
-  const half* kbase = k_cache + ((size_t)slot[t] * max_seq + j0) * kv_row + (size_t)kvh * hd;
-  const half* vbase = v_cache + ((size_t)slot[t] * max_seq + j0) * kv_row + (size_t)kvh * hd;
-  const float* qt = q + ((size_t)t * n_heads + (size_t)kvh * G) * hd;
+  const size_t kv_row = (size_t)a.n_kv * hd;
+  const size_t cache0 = (size_t)a.slot[t] * a.max_seq * kv_row + (size_t)kvh * hd;
+  const half* kbase = a.k_cache + cache0 + sub * 8;
+  const half* vbase = a.v_cache + cache0 + dg * 8;
+  const bool fresh = a.qkv != nullptr && j1 == L;  // holds the key written this step
+  const int jnew = fresh ? L - 1 : -1;
 
-  // 1. scores
-  {
-    const int sub = lane % lpk, kl = lane / lpk;
-    float qr[kAttnMaxGroup][8];
+  // First K rows of a sub-chunk starting at c0 (nj keys), raw.
+  uint4 kpre[kUnroll];
+  auto prefetch = [&](int c0, int nj) {
 #pragma unroll
-    for (int g = 0; g < kAttnMaxGroup; ++g)
-#pragma unroll
-      for (int i = 0; i < 8; ++i) qr[g][i] = g < G ? qt[g * hd + sub * 8 + i] * scale : 0.0f;
-    // Four keys per lane in flight before their dot products (latency-bound
-    // otherwise: one dependent global load per key).
-    constexpr int kUnroll = 4;
-    for (int jb = warp * kpw; jb < nj; jb += 4 * kpw * kUnroll) {
-      float kf[kUnroll][8];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * 4 * kpw + kl;
-        if (j < nj) load8(kbase + (size_t)j * kv_row + sub * 8, kf[u]);
-        else
-#pragma unroll
-          for (int i = 0; i < 8; ++i) kf[u][i] = 0.0f;
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * 4 * kpw + kl;
-        const bool ok = j < nj;
-#pragma unroll
-        for (int g = 0; g < kAttnMaxGroup; ++g) {
-          if (g >= G) break;
-          float d = 0.0f;
-#pragma unroll
-          for (int i = 0; i < 8; ++i) d += qr[g][i] * kf[u][i];
-          for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-          if (ok && sub == 0) s_score[g][j] = d;
-        }
-      }
+    for (int u = 0; u < kUnroll; ++u) {
+      const int jk = warp * kpw + u * 4 * kpw + kl;
+      kpre[u] = jk < nj && c0 + jk != jnew
+                    ? __ldcg(reinterpret_cast<const uint4*>(kbase + (size_t)(c0 + jk) * kv_row))
+                    : make_uint4(0, 0, 0, 0);
     }
+  };
+  prefetch(j0, min(kAttnMaxChunk, j1 - j0));
+  if (early) pdl_wait();
+
+  const size_t qkv_row = (size_t)(a.n_heads + 2 * a.n_kv) * hd;
+  const float* cs = a.qkv ? a.cos_sin + (size_t)(L - 1) * hd : nullptr;
+  if (fresh && (int)threadIdx.x < 2 * lpk) {
+    // Threads 0..lpk-1 rope 8 dims of the key each, the next lpk copy the value.
+    const bool is_v = (int)threadIdx.x >= lpk;
+    const int d0 = (threadIdx.x % lpk) * 8;
+    const float* src = a.qkv + t * qkv_row + (size_t)(a.n_heads + (is_v ? a.n_kv : 0) + kvh) * hd;
+    float y[8];
+    if (is_v) {
+      load8f(src + d0, y);
+    } else {
+      rope8(src, cs, hd, d0, a.interleaved, y);
+    }
+    uint4 packed;
+    half2* h2 = reinterpret_cast<half2*>(&packed);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      h2[i] = __floats2half2_rn(y[2 * i], y[2 * i + 1]);
+      const float2 r = __half22float2(h2[i]);
+      s_new[is_v][d0 + 2 * i] = r.x;
+      s_new[is_v][d0 + 2 * i + 1] = r.y;
+    }
+    half* dst = (is_v ? a.v_cache : a.k_cache) + cache0 + (size_t)(L - 1) * kv_row + d0;
+    *reinterpret_cast<uint4*>(dst) = packed;
   }
-  __syncthreads();
-  // 2. per-head max and sum over the chunk
-  for (int g = warp; g < G; g += kThreads / 32) {
-    float m = -INFINITY;
-    for (int j = lane; j < nj; j += 32) m = fmaxf(m, s_score[g][j]);
-    m = warp_max(m);
-    float l = 0.0f;
-    for (int j = lane; j < nj; j += 32) {
-      const float p = __expf(s_score[g][j] - m);
-      s_score[g][j] = p;
-      l += p;
-    }
-    l = warp_sum(l);
-    if (lane == 0) {
-      s_m[g] = m;
-      s_l[g] = l;
-    }
+  // Queries of the G heads, 8 dims per thread and pass.
+  for (int i = threadIdx.x; i < G * lpk; i += kThreads) {
+    const int h = kvh * G + i / lpk, d0 = (i % lpk) * 8;
+    float y[8];
+    if (a.qkv) rope8(a.qkv + t * qkv_row + (size_t)h * hd, cs, hd, d0, a.interleaved, y);
+    else load8f(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * a.scale;
   }
-  __syncthreads();
-  // 3. P·V
-  const int dg = threadIdx.x % lpk, kg = threadIdx.x / lpk, nkg = kThreads / lpk;
+  if ((int)threadIdx.x < G) {
+    s_m[threadIdx.x] = -INFINITY;
+    s_l[threadIdx.x] = 0.0f;
+  }
   float acc[kAttnMaxGroup][8];
 #pragma unroll
   for (int g = 0; g < kAttnMaxGroup; ++g)
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
-  constexpr int kUnrollV = 4;
-  for (int jb = kg; jb < nj; jb += nkg * kUnrollV) {
-    float vf[kUnrollV][8];
+  __syncthreads();
+
+  for (int c0 = j0; c0 < j1; c0 += kAttnMaxChunk) {
+    const int nj = min(kAttnMaxChunk, j1 - c0);
+    if (c0 != j0) prefetch(c0, nj);
+    // 1. scores
+    for (int jb = warp * kpw, it = 0; jb < nj; jb += 4 * kpw * kUnroll, ++it) {
+      uint4 kr[kUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnrollV; ++u) {
-      const int j = jb + u * nkg;
-      if (j < nj) load8(vbase + (size_t)j * kv_row + dg * 8, vf[u]);
-    }
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * 4 * kpw + kl;
+        kr[u] = it == 0 ? kpre[u]
+                : j < nj && c0 + j != jnew
+                    ? __ldcg(reinterpret_cast<const uint4*>(kbase + (size_t)(c0 + j) * kv_row))
+                    : make_uint4(0, 0, 0, 0);
+      }
 #pragma unroll
-    for (int u = 0; u < kUnrollV; ++u) {
-      const int j = jb + u * nkg;
-      if (j >= nj) break;
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * 4 * kpw + kl;
+        float kf[8];
+        if (c0 + j == jnew) {
 #pragma unroll
-      for (int g = 0; g < kAttnMaxGroup; ++g) {
-        if (g >= G) break;
-        const float p = s_score[g][j];
+          for (int i = 0; i < 8; ++i) kf[i] = s_new[0][sub * 8 + i];
+        } else {
+          unpack8(kr[u], kf);
+        }
 #pragma unroll
-        for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[u][i];
+        for (int g = 0; g < kAttnMaxGroup; ++g) {
+          if (g >= G) break;
+          const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
+          const float4 q0 = qv[0], q1 = qv[1];
+          float d = q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3];
+          d += q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
+          for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+          if (j < nj && sub == 0) s_score[g][j] = d;
+        }
       }
     }
+    __syncthreads();
+    // 2. softmax statistics, one warp per query head
+    for (int g = warp; g < G; g += kThreads / 32) {
+      float m = -INFINITY;
+      for (int j = lane; j < nj; j += 32) m = fmaxf(m, s_score[g][j]);
+      m = fmaxf(warp_max(m), s_m[g]);
+      float l = 0.0f;
+      for (int j = lane; j < nj; j += 32) {
+        const float p = __expf(s_score[g][j] - m);
+        s_score[g][j] = p;
+        l += p;
+      }
+      l = warp_sum(l);
+      __syncwarp();
+      if (lane == 0) {
+        const float corr = __expf(s_m[g] - m);  // 0 for the first sub-chunk
+        s_corr[g] = corr;
+        s_l[g] = s_l[g] * corr + l;
+        s_m[g] = m;
+      }
+    }
+    __syncthreads();
+    // 3. P·V
+#pragma unroll
+    for (int g = 0; g < kAttnMaxGroup; ++g) {
+      if (g >= G) break;
+      const float corr = s_corr[g];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[g][i] *= corr;
+    }
+    for (int jb = kg; jb < nj; jb += nkg * kUnroll) {
+      uint4 vr[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * nkg;
+        vr[u] = j < nj && c0 + j != jnew
+                    ? __ldcg(reinterpret_cast<const uint4*>(vbase + (size_t)(c0 + j) * kv_row))
+                    : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = jb + u * nkg;
+        if (j >= nj) break;
+        float vf[8];
+        if (c0 + j == jnew) {
+#pragma unroll
+          for (int i = 0; i < 8; ++i) vf[i] = s_new[1][dg * 8 + i];
+        } else {
+          unpack8(vr[u], vf);
+        }
+#pragma unroll
+        for (int g = 0; g < kAttnMaxGroup; ++g) {
+          if (g >= G) break;
+          const float p = s_score[g][j];
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[i];
+        }
+      }
+    }
+    __syncthreads();  // s_score is rewritten by the next sub-chunk
   }
+  // (s_acc now overwrites the queries.)
+
 #pragma unroll
   for (int g = 0; g < kAttnMaxGroup; ++g) {
     if (g >= G) break;
@@ -143,64 +283,99 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = 0; i < 8; ++i) s_acc[((size_t)kg * G + g) * hd + dg * 8 + i] = acc[g][i];
   }
   __syncthreads();
+  const size_t head0 = (size_t)t * a.n_heads + (size_t)kvh * G;
+  auto emit = [&](int g, int d, float v) {
+    if (a.out) a.out[(head0 + g) * hd + d] = v;
+    if (a.out_h) gptq_store_staged(a.out_h + (size_t)t * a.n_heads * hd, a.dest[(kvh * G + g) * hd + d], v);
+  };
+  float* part_o = a.scratch;
+  float2* part_ml = reinterpret_cast<float2*>(a.scratch + (size_t)a.T * a.n_heads * a.n_splits * hd);
   for (int i = threadIdx.x; i < G * hd; i += kThreads) {
     float s = 0.0f;
     for (int k = 0; k < nkg; ++k) s += s_acc[(size_t)k * G * hd + i];
     const int g = i / hd, d = i % hd;
-    const size_t head = (size_t)t * n_heads + (size_t)kvh * G + g;
-    part_o[(head * n_splits + split) * hd + d] = s;
-    if (d == 0) part_ml[head * n_splits + split] = make_float2(s_m[g], s_l[g]);
+    if (used == 1) {
+      emit(g, d, s / s_l[g]);
+    } else {
+      part_o[((head0 + g) * a.n_splits + split) * hd + d] = s;
+      if (d == 0) part_ml[(head0 + g) * a.n_splits + split] = make_float2(s_m[g], s_l[g]);
+    }
   }
-}
+  if (used == 1) return;
 
-__global__ void attention_combine_kernel(const float* __restrict__ part_o,
-                                         const float2* __restrict__ part_ml,
-                                         const int32_t* __restrict__ pos, float* __restrict__ out,
-                                         int n_heads, int hd, int chunk, int n_splits,
-                                         half* __restrict__ out_h, const int32_t* __restrict__ dest) {
-  pdl_enter();
-  const int h = blockIdx.x, t = blockIdx.y;
-  const int used = min(n_splits, ceil_div(pos[t] + 1, chunk));
-  const size_t head = (size_t)t * n_heads + h;
-  float m = -INFINITY;
-  for (int s = 0; s < used; ++s) m = fmaxf(m, part_ml[head * n_splits + s].x);
-  float l = 0.0f;
-  for (int s = 0; s < used; ++s) {
-    const float2 ml = part_ml[head * n_splits + s];
-    l += ml.y * __expf(ml.x - m);
+  // Merge: the last range of this (token, KV head) to finish does it.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int32_t* counter = a.counters + (size_t)t * a.n_kv + kvh;
+    const int done = atomicAdd(counter, 1);
+    s_last = done == used - 1;
+    if (s_last) *counter = 0;  // ready for the next call
   }
-  const float inv = 1.0f / l;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-    float o = 0.0f;
-    for (int s = 0; s < used; ++s)
-      o += part_o[(head * n_splits + s) * hd + d] * __expf(part_ml[head * n_splits + s].x - m);
-    if (out) out[head * hd + d] = o * inv;
-    if (out_h) gptq_store_staged(out_h + (size_t)t * n_heads * hd, dest[h * hd + d], o * inv);
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  for (int g = warp; g < G; g += kThreads / 32) {
+    const float2* ml = part_ml + (head0 + g) * a.n_splits;
+    float m = -INFINITY;
+    for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
+    m = warp_max(m);
+    float l = 0.0f;
+    for (int s = lane; s < used; s += 32) {
+      const float2 v = __ldcg(&ml[s]);
+      const float w = __expf(v.x - m);
+      s_score[g][s] = w;
+      l += v.y * w;
+    }
+    l = warp_sum(l);
+    __syncwarp();
+    const float inv = 1.0f / l;
+    for (int s = lane; s < used; s += 32) s_score[g][s] *= inv;
+  }
+  __syncthreads();
+  // Four dims per thread and pass, four ranges' loads in flight.
+  const int hd4 = hd / 4;
+  for (int i = threadIdx.x; i < G * hd4; i += kThreads) {
+    const int g = i / hd4, d = (i % hd4) * 4;
+    const float4* po = reinterpret_cast<const float4*>(part_o + (head0 + g) * a.n_splits * hd + d);
+    const float* w = s_score[g];
+    float4 o = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    auto add = [&](float4 v, float ws) {
+      o.x += v.x * ws, o.y += v.y * ws, o.z += v.z * ws, o.w += v.w * ws;
+    };
+    int s = 0;
+    for (; s + 4 <= used; s += 4) {
+      float4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) v[u] = __ldcg(po + (size_t)(s + u) * hd4);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) add(v[u], w[s + u]);
+    }
+    for (; s < used; ++s) add(__ldcg(po + (size_t)s * hd4), w[s]);
+    emit(g, d, o.x);
+    emit(g, d + 1, o.y);
+    emit(g, d + 2, o.z);
+    emit(g, d + 3, o.w);
   }
 }
 
 }  // namespace
 
 size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
+  n_splits = std::min(n_splits, kMaxSplits);
   return (size_t)T * n_heads * n_splits * (hd + 2);
 }
 
-void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
-                      const half* v_cache, const int32_t* pos, const int32_t* slot, float* out,
-                      float* scratch, int T, int n_heads, int n_kv, int hd, int max_seq,
-                      int chunk, int n_splits, float scale, half* out_h, const int32_t* dest) {
-  if (T <= 0) return;
-  float* part_o = scratch;
-  float2* part_ml =
-      reinterpret_cast<float2*>(scratch + (size_t)T * n_heads * n_splits * hd);
-  const int G = n_heads / n_kv;
-  const size_t smem = (size_t)(kThreads / (hd / 8)) * G * hd * sizeof(float);
-  dim3 grid(n_splits, n_kv, T);
-  launch_kernel(attention_split_kernel, grid, dim3(kThreads), smem, stream, q, k_cache, v_cache, pos,
-                slot, part_o, part_ml, n_heads, n_kv, hd, max_seq, chunk, n_splits, scale);
-  launch_kernel(attention_combine_kernel, dim3(n_heads, T), dim3(min(hd, 256)), 0, stream,
-                (const float*)part_o, (const float2*)part_ml, pos, out, n_heads, hd, chunk,
-                n_splits, out_h, dest);
+size_t attention_counters(int T, int n_kv) { return (size_t)T * n_kv; }
+
+void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
+  if (args.T <= 0) return;
+  AttentionArgs a = args;
+  a.n_splits = std::clamp(a.n_splits, 1, kMaxSplits);  // longer ranges instead
+  a.min_chunk = std::max(32, a.min_chunk);
+  const int G = a.n_heads / a.n_kv;
+  const size_t smem = (size_t)(kThreads / (a.hd / 8)) * G * a.hd * sizeof(float);  // >= [G][hd]
+  launch_kernel(attention_kernel, dim3(a.n_splits, a.n_kv, a.T), dim3(kThreads), smem, stream, a);
 }
 
 }  // namespace rewoo::kernels

@@ -1,8 +1,10 @@
 // Causal attention over the fp16 KV cache, GQA-aware, split along the keys
-// (flash-decoding): each block scores one chunk of keys for all query heads
-// that share a KV head, and a second kernel merges the chunks with their
-// softmax statistics. The same kernels serve prefill (every token of a chunk
-// is a query that sees keys 0..pos) and batched decode.
+// (flash-decoding): each block scores a range of keys for all query heads
+// that share a KV head, with an online softmax over sub-chunks of the range;
+// the last block of a (token, KV head) to finish merges the ranges with their
+// softmax statistics. The same kernel serves prefill (every token of a chunk
+// is a query that sees keys 0..pos) and batched decode, where it also applies
+// RoPE to q and to the new key and writes the new key and value to the cache.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -13,25 +15,51 @@
 
 namespace rewoo::kernels {
 
-// Largest query heads per KV head, head size, and keys per chunk supported.
+// Largest query heads per KV head, head size, and keys scored at once.
 constexpr int kAttnMaxGroup = 8;
 constexpr int kAttnMaxHeadDim = 256;
 constexpr int kAttnMaxChunk = 256;
 
-// Scratch floats attention_decode() needs for T tokens.
-size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
+struct AttentionArgs {
+  // Queries, one of:
+  //  q:   fp32 [T, n_heads, hd], already roped, keys 0..pos[t] already cached;
+  //  qkv: fp32 [T, (n_heads + 2 n_kv) hd] fresh projections of one token per
+  //       sequence (decode): q and the new key are roped here with cos_sin
+  //       ([max_seq, hd/2, 2], see rope.cuh; `interleaved` likewise), and the
+  //       new key and value go to the cache at pos[t]. Tokens must be in
+  //       distinct slots.
+  const float* q = nullptr;
+  const float* qkv = nullptr;
+  const float* cos_sin = nullptr;
+  bool interleaved = false;
+  // Caches [n_slots, max_seq, n_kv, hd]; token t attends to keys 0..pos[t]
+  // of slot slot[t].
+  half* k_cache = nullptr;
+  half* v_cache = nullptr;
+  const int32_t* pos = nullptr;
+  const int32_t* slot = nullptr;
+  // Outputs (either may be null): out fp32 [T, n_heads, hd]; out_h fp16 at
+  // out_h[t * n_heads * hd + dest[h * hd + d]] (the staged input of the
+  // output projection's gptq_gemv()).
+  float* out = nullptr;
+  half* out_h = nullptr;
+  const int32_t* dest = nullptr;
+  // attention_scratch_floats() floats, and attention_counters() ints that are
+  // zero before the first call (every call leaves them zero).
+  float* scratch = nullptr;
+  int32_t* counters = nullptr;
+  int T = 0, n_heads = 0, n_kv = 0, hd = 0, max_seq = 0;
+  // Each (token, KV head) is cut into n_splits ranges of
+  // span = max(min_chunk, ceil(L / n_splits) rounded up to 32) keys, L = pos + 1.
+  // min_chunk % 32 == 0; hd % 8 == 0, hd <= kAttnMaxHeadDim; n_heads / n_kv
+  // <= kAttnMaxGroup.
+  int min_chunk = 32, n_splits = 1;
+  float scale = 1.0f;
+};
 
-// q: fp32 [T, n_heads, hd] (already roped); caches [n_slots, max_seq, n_kv, hd];
-// token t attends to keys 0..pos[t] of slot slot[t]; out fp32 [T, n_heads, hd].
-// n_splits * chunk must cover max(pos) + 1; chunk % 32 == 0, chunk <=
-// kAttnMaxChunk; hd % 8 == 0, hd <= kAttnMaxHeadDim; n_heads / n_kv <=
-// kAttnMaxGroup. scratch: attention_scratch_floats() floats. out may be null;
-// out_h (optional) gets fp16 values at out_h[t * n_heads * hd + dest[h * hd + d]]
-// (the staged input of the output projection's gptq_gemv()).
-void attention_decode(cudaStream_t stream, const float* q, const half* k_cache,
-                      const half* v_cache, const int32_t* pos, const int32_t* slot, float* out,
-                      float* scratch, int T, int n_heads, int n_kv, int hd, int max_seq,
-                      int chunk, int n_splits, float scale, half* out_h = nullptr,
-                      const int32_t* dest = nullptr);
+size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
+size_t attention_counters(int T, int n_kv);
+
+void attention_decode(cudaStream_t stream, const AttentionArgs& a);
 
 }  // namespace rewoo::kernels

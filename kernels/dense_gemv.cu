@@ -1,6 +1,6 @@
 // One warp per output column: lanes stream the weight row 16 bytes at a
-// time (kUnroll loads in flight), activations come through L1, up to 8 batch
-// rows per pass.
+// time (kUnroll loads in flight), activations come in 16-byte loads from L2,
+// up to 8 batch rows per pass.
 #include "kernels/dense_gemv.cuh"
 
 #include "kernels/common.cuh"
@@ -39,6 +39,21 @@ struct Vec<float> {
   }
 };
 
+// N consecutive activations (16-byte aligned) in 16-byte loads through L2:
+// the previous kernel wrote them, and under programmatic dependent launch the
+// non-coherent path could serve stale lines.
+template <int N>
+__device__ __forceinline__ void load_x(const float* p, float* f) {
+#pragma unroll
+  for (int i = 0; i < N / 4; ++i) {
+    const float4 v = __ldcg(reinterpret_cast<const float4*>(p) + i);
+    f[4 * i] = v.x;
+    f[4 * i + 1] = v.y;
+    f[4 * i + 2] = v.z;
+    f[4 * i + 3] = v.w;
+  }
+}
+
 template <typename W>
 __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restrict__ w,
                                   const float* __restrict__ bias, float* __restrict__ out, int M,
@@ -68,9 +83,12 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
         if (r < rows) {
           const float* xr = x + (size_t)(m0 + r) * K + k;
 #pragma unroll
-          for (int u = 0; u < kUnroll; ++u)
+          for (int u = 0; u < kUnroll; ++u) {
+            float xf[VN];
+            load_x<VN>(xr + u * 32 * VN, xf);
 #pragma unroll
-            for (int i = 0; i < VN; ++i) acc[r] += wf[u][i] * __ldg(xr + u * 32 * VN + i);
+            for (int i = 0; i < VN; ++i) acc[r] += wf[u][i] * xf[i];
+          }
         }
       }
     }
@@ -80,9 +98,10 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         if (r < rows) {
-          const float* xr = x + (size_t)(m0 + r) * K + k;
+          float xf[VN];
+          load_x<VN>(x + (size_t)(m0 + r) * K + k, xf);
 #pragma unroll
-          for (int i = 0; i < VN; ++i) acc[r] += wf[i] * __ldg(xr + i);
+          for (int i = 0; i < VN; ++i) acc[r] += wf[i] * xf[i];
         }
       }
     }
@@ -90,7 +109,7 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
       const float wk = static_cast<float>(wr[k]);
 #pragma unroll
       for (int r = 0; r < kRows; ++r)
-        if (r < rows) acc[r] += wk * x[(size_t)(m0 + r) * K + k];
+        if (r < rows) acc[r] += wk * __ldcg(x + (size_t)(m0 + r) * K + k);
     }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {

@@ -8,11 +8,28 @@
 namespace rewoo::kernels {
 namespace {
 
+constexpr int kPerThread = 8;  // row elements a thread keeps in registers
+
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                float* __restrict__ out, int T, int dim, float eps, float* zero,
                                size_t zero_n, half* __restrict__ out_h,
                                const int32_t* __restrict__ dest) {
-  pdl_enter();
+  // The norm weights and staging positions never change: fetched before
+  // waiting for the kernel that writes x. x comes through L2 (written by the
+  // previous kernel; see gptq_gemv.cu on programmatic launch).
+  pdl_trigger();
+  const bool held = dim <= kPerThread * (int)blockDim.x;
+  float wv[kPerThread];
+  int32_t dv[kPerThread];
+  if (held && (int)blockIdx.x < T) {
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+      const int i = threadIdx.x + k * blockDim.x;
+      wv[k] = i < dim ? w[i] : 0.0f;
+      dv[k] = i < dim && dest ? dest[i] : 0;
+    }
+  }
+  pdl_wait();
   __shared__ float partial[32];
   if (zero) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n;
@@ -22,14 +39,25 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
   if ((int)blockIdx.x >= T) return;  // extra blocks only zero
   const float* xr = x + (size_t)blockIdx.x * dim;
   float ss = 0.0f;
-  if ((dim & 3) == 0) {
+  float xv[kPerThread];
+  if (held) {
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+      const int i = threadIdx.x + k * blockDim.x;
+      xv[k] = i < dim ? __ldcg(xr + i) : 0.0f;
+      ss += xv[k] * xv[k];
+    }
+  } else if ((dim & 3) == 0) {
     const float4* x4 = reinterpret_cast<const float4*>(xr);
     for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
-      const float4 v = x4[i];
+      const float4 v = __ldcg(x4 + i);
       ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
   } else {
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+      const float v = __ldcg(xr + i);
+      ss += v * v;
+    }
   }
   ss = warp_sum(ss);
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = ss;
@@ -41,10 +69,21 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
   }
   __syncthreads();
   const float inv = rsqrtf(partial[0] / dim + eps);
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] * inv * w[i];
-    if (out) out[(size_t)blockIdx.x * dim + i] = v;
-    if (out_h) gptq_store_staged(out_h + (size_t)blockIdx.x * dim, dest[i], v);
+  if (held) {
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+      const int i = threadIdx.x + k * blockDim.x;
+      if (i >= dim) break;
+      const float v = xv[k] * inv * wv[k];
+      if (out) out[(size_t)blockIdx.x * dim + i] = v;
+      if (out_h) gptq_store_staged(out_h + (size_t)blockIdx.x * dim, dv[k], v);
+    }
+  } else {
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+      const float v = __ldcg(xr + i) * inv * w[i];
+      if (out) out[(size_t)blockIdx.x * dim + i] = v;
+      if (out_h) gptq_store_staged(out_h + (size_t)blockIdx.x * dim, dest[i], v);
+    }
   }
 }
 

@@ -12,15 +12,23 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
                               float* __restrict__ out, int T, int hidden, float* zero,
                               size_t zero_n, half* __restrict__ out_h,
                               const int32_t* __restrict__ dest) {
-  pdl_enter();
+  // The first staging position is fetched before waiting for the kernel that
+  // writes gu; gu comes through L2 (see gptq_gemv.cu on programmatic launch).
+  pdl_trigger();
   const size_t n = (size_t)T * hidden;
   const size_t stride = (size_t)gridDim.x * blockDim.x;
-  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+  size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+  int32_t d = out_h && i < n ? dest[i % hidden] : 0;
+  pdl_wait();
+  for (; i < n; i += stride) {
     const size_t t = i / hidden, j = i % hidden;
-    const float g = gu[t * ld + j], u = gu[t * ld + up_offset + j];
+    const float g = __ldcg(gu + t * ld + j), u = __ldcg(gu + t * ld + up_offset + j);
     const float v = g / (1.0f + expf(-g)) * u;
     if (out) out[i] = v;
-    if (out_h) gptq_store_staged(out_h + t * hidden, dest[j], v);
+    if (out_h) {
+      gptq_store_staged(out_h + t * hidden, d, v);
+      if (i + stride < n) d = dest[(i + stride) % hidden];
+    }
   }
   if (zero)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)

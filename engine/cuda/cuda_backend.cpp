@@ -35,7 +35,6 @@ using cuda::DeviceBuffer;
 
 constexpr int kPrefillChunk = 512;      // tokens per eager forward
 constexpr int kDecodeAttnChunk = 32;    // keys per attention split (graphs), at least
-constexpr int kMaxDecodeSplits = 256;   // the chunk doubles (to kAttnMaxChunk) until they fit
 constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill)
 
 #define REWOO_CUDA_TRY(expr)                                                            \
@@ -136,8 +135,12 @@ class CudaBackend final : public Backend {
   Status run_linear(const std::vector<LinearPart>& parts, const float* in, const half* in_h,
                     const std::vector<int32_t>* staged_dest, float* out, int ldo, int T);
   // The forward pass over T tokens already in tok_/pos_/slot_ on the device;
-  // logits for the R rows listed in rows_.
-  Status run_tokens(int T, int R, int attn_chunk, int attn_splits);
+  // logits for the R rows listed in rows_. decode: one token per sequence,
+  // RoPE and the KV-cache write fused into attention.
+  Status run_tokens(int T, int R, int attn_chunk, int attn_splits, bool decode);
+  // Attention splits per (token, KV head) of a decode step of T tokens:
+  // about four waves of blocks at any context length.
+  int decode_splits(int T) const;
   Status launch_decode(int T);
 
   std::shared_ptr<const Weights> w_;
@@ -160,14 +163,22 @@ class CudaBackend final : public Backend {
   int max_rows_ = 0, wide_ = 0;
   DeviceBuffer<float> x_, xn_, qkv_, q_, ao_, gu_, act_, attn_scratch_, rows_x_, rows_n_, logits_;
   DeviceBuffer<half> xh_, xh2_, w16_scratch_;
-  DeviceBuffer<int32_t> tok_, pos_, slot_, rows_;
+  // ids_ = [tokens | positions | slots | logit rows], max_rows_ each, filled
+  // by one copy from h_ids_ (same layout); tok_ ... point into it.
+  DeviceBuffer<int32_t> ids_, attn_counters_;
+  int32_t *tok_ = nullptr, *pos_ = nullptr, *slot_ = nullptr, *rows_ = nullptr;
   DeviceBuffer<uint8_t> cublas_ws_;
   cuda::PinnedBuffer<int32_t> h_ids_;
   cuda::PinnedBuffer<float> h_logits_;
   std::map<int, cudaGraphExec_t> graphs_;
-  int decode_chunk_ = kDecodeAttnChunk;
-  int decode_splits_ = 0;
+  int sm_count_ = 0;
 };
+
+int CudaBackend::decode_splits(int T) const {
+  const ModelConfig& c = w_->config;
+  const int want = ceil_div(4 * sm_count_, c.n_kv_heads * T);
+  return std::clamp(want, 1, ceil_div(max_seq_, kDecodeAttnChunk));
+}
 
 template <typename T>
 Status CudaBackend::upload_floats(const std::vector<float>& h, DeviceBuffer<T>& d) {
@@ -368,17 +379,18 @@ Status CudaBackend::init() {
   REWOO_TRY(act_.alloc((size_t)max_rows_ * c.hidden_dim));
   REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
   REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
-  // Short chunks keep short contexts parallel; the cap bounds the partial
-  // results (scratch grows with the split count) for long ones.
-  while (ceil_div(max_seq_, decode_chunk_) > kMaxDecodeSplits &&
-         2 * decode_chunk_ <= k::kAttnMaxChunk)
-    decode_chunk_ *= 2;
-  decode_splits_ = ceil_div(max_seq_, decode_chunk_);
-  const size_t scratch = std::max(
-      k::attention_scratch_floats(k::kGptqGemvMaxRows, c.n_heads, hd, decode_splits_),
-      k::attention_scratch_floats(max_rows_, c.n_heads, hd,
-                                  ceil_div(max_seq_, kPrefillAttnChunk)));
+  {
+    int dev = 0;
+    REWOO_CUDA_TRY(cudaGetDevice(&dev));
+    REWOO_CUDA_TRY(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, dev));
+  }
+  size_t scratch = k::attention_scratch_floats(max_rows_, c.n_heads, hd,
+                                               ceil_div(max_seq_, kPrefillAttnChunk));
+  for (int T = 1; T <= k::kGptqGemvMaxRows; ++T)
+    scratch = std::max(scratch, k::attention_scratch_floats(T, c.n_heads, hd, decode_splits(T)));
   REWOO_TRY(attn_scratch_.alloc(scratch));
+  REWOO_TRY(attn_counters_.alloc(k::attention_counters(max_rows_, c.n_kv_heads)));
+  REWOO_CUDA_TRY(cudaMemsetAsync(attn_counters_.get(), 0, attn_counters_.bytes(), stream_));
   REWOO_TRY(rows_x_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(rows_n_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(logits_.alloc((size_t)max_rows_ * c.vocab_size));
@@ -388,10 +400,11 @@ Status CudaBackend::init() {
       for (const LinearPart& p : *parts)
         if (p.lin.bits) max_kn = std::max(max_kn, (size_t)p.lin.K * p.lin.N);
   if (max_kn) REWOO_TRY(w16_scratch_.alloc(max_kn));
-  REWOO_TRY(tok_.alloc(max_rows_));
-  REWOO_TRY(pos_.alloc(max_rows_));
-  REWOO_TRY(slot_.alloc(max_rows_));
-  REWOO_TRY(rows_.alloc(max_rows_));
+  REWOO_TRY(ids_.alloc(4 * (size_t)max_rows_));
+  tok_ = ids_.get();
+  pos_ = tok_ + max_rows_;
+  slot_ = pos_ + max_rows_;
+  rows_ = slot_ + max_rows_;
   REWOO_TRY(h_ids_.alloc(4 * (size_t)max_rows_));
   REWOO_TRY(h_logits_.alloc((size_t)max_rows_ * c.vocab_size));
   REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
@@ -448,13 +461,13 @@ Status CudaBackend::run_linear(const std::vector<LinearPart>& parts, const float
   return {};
 }
 
-Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits) {
+Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits, bool decode) {
   const ModelConfig& c = w_->config;
   const int hd = c.head_dim, qkv_n = (c.n_heads + 2 * c.n_kv_heads) * hd;
   const float scale = 1.0f / std::sqrt((float)hd);
   const bool small = T <= k::kGptqGemvMaxRows;
-  if (dense32_) k::embedding(stream_, tok_.get(), emb32_.get(), x_.get(), T, c.dim, c.vocab_size);
-  else k::embedding(stream_, tok_.get(), emb16_.get(), x_.get(), T, c.dim, c.vocab_size);
+  if (dense32_) k::embedding(stream_, tok_, emb32_.get(), x_.get(), T, c.dim, c.vocab_size);
+  else k::embedding(stream_, tok_, emb16_.get(), x_.get(), T, c.dim, c.vocab_size);
   for (int l = 0; l < c.n_layers; ++l) {
     const GpuLayer& g = layers_[l];
     half* kc = k_cache_.get() + layer_cache_ * l;
@@ -467,14 +480,35 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits) {
                stage_qkv ? q0.dest.get() : nullptr);
     REWOO_TRY(run_linear(g.qkv, xn_.get(), stage_qkv ? xh_.get() : nullptr,
                          stage_qkv ? &q0.dest_host : nullptr, qkv_.get(), qkv_n, T));
-    k::rope_kv_write(stream_, qkv_.get(), pos_.get(), slot_.get(), cos_sin_.get(), q_.get(), kc, vc,
-                     T, c.n_heads, c.n_kv_heads, hd, max_seq_, false);
     const GpuLinear& o0 = g.o[0].lin;
     const bool stage_o = small && o0.bits;
-    k::attention_decode(stream_, q_.get(), kc, vc, pos_.get(), slot_.get(), ao_.get(),
-                        attn_scratch_.get(), T, c.n_heads, c.n_kv_heads, hd, max_seq_, attn_chunk,
-                        attn_splits, scale, stage_o ? xh_.get() : nullptr,
-                        stage_o ? o0.dest.get() : nullptr);
+    k::AttentionArgs at;
+    if (decode) {
+      at.qkv = qkv_.get();
+      at.cos_sin = cos_sin_.get();
+    } else {
+      k::rope_kv_write(stream_, qkv_.get(), pos_, slot_, cos_sin_.get(), q_.get(), kc,
+                       vc, T, c.n_heads, c.n_kv_heads, hd, max_seq_, false);
+      at.q = q_.get();
+    }
+    at.k_cache = kc;
+    at.v_cache = vc;
+    at.pos = pos_;
+    at.slot = slot_;
+    at.out = ao_.get();
+    at.out_h = stage_o ? xh_.get() : nullptr;
+    at.dest = stage_o ? o0.dest.get() : nullptr;
+    at.scratch = attn_scratch_.get();
+    at.counters = attn_counters_.get();
+    at.T = T;
+    at.n_heads = c.n_heads;
+    at.n_kv = c.n_kv_heads;
+    at.hd = hd;
+    at.max_seq = max_seq_;
+    at.min_chunk = attn_chunk;
+    at.n_splits = attn_splits;
+    at.scale = scale;
+    k::attention_decode(stream_, at);
     REWOO_TRY(run_linear(g.o, ao_.get(), stage_o ? xh_.get() : nullptr,
                          stage_o ? &o0.dest_host : nullptr, x_.get(), c.dim, T));
     // FFN block
@@ -493,7 +527,7 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits) {
                          stage_d ? &d0.dest_host : nullptr, x_.get(), c.dim, T));
   }
   // Logit rows: gather, final norm, lm_head.
-  k::embedding(stream_, rows_.get(), x_.get(), rows_x_.get(), R, c.dim, T);
+  k::embedding(stream_, rows_, x_.get(), rows_x_.get(), R, c.dim, T);
   k::rmsnorm(stream_, rows_x_.get(), final_norm_.get(), rows_n_.get(), R, c.dim, c.norm_eps,
              logits_.get(), (size_t)R * c.vocab_size);
   REWOO_TRY(run_linear(lm_head_, rows_n_.get(), nullptr, nullptr, logits_.get(), c.vocab_size, R));
@@ -504,11 +538,24 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits) {
 Status CudaBackend::launch_decode(int T) {
   auto it = graphs_.find(T);
   if (it == graphs_.end()) {
-    // Capture the whole step once for this batch size; replays read the
-    // token/position/slot buffers the host refills before each launch.
+    // Capture the whole step once for this batch size: the copy of the
+    // token/position/slot/row ids in from the pinned h_ids_ (which the host
+    // refills before each launch), the forward, and the copy of the T logit
+    // rows out to h_logits_.
     cudaGraph_t graph = nullptr;
     REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    Status st = run_tokens(T, T, decode_chunk_, decode_splits_);
+    const cudaError_t in = cudaMemcpyAsync(ids_.get(), h_ids_.get(), ids_.bytes(),
+                                           cudaMemcpyHostToDevice, stream_);
+    Status st = in == cudaSuccess ? run_tokens(T, T, kDecodeAttnChunk, decode_splits(T), true)
+                                  : Status(Error(fmt::format("cudaMemcpyAsync failed: {}",
+                                                             cudaGetErrorString(in)), "cuda"));
+    if (st) {
+      const cudaError_t e = cudaMemcpyAsync(h_logits_.get(), logits_.get(),
+                                            (size_t)T * w_->config.vocab_size * sizeof(float),
+                                            cudaMemcpyDeviceToHost, stream_);
+      if (e != cudaSuccess)
+        st = Error(fmt::format("cudaMemcpyAsync failed: {}", cudaGetErrorString(e)), "cuda");
+    }
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st) {
       if (graph) cudaGraphDestroy(graph);
@@ -583,21 +630,17 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
       }
     }
     const int R = (int)out_rows.size();
-    REWOO_CUDA_TRY(cudaMemcpyAsync(tok_.get(), h, T * 4, cudaMemcpyHostToDevice, stream_));
-    REWOO_CUDA_TRY(cudaMemcpyAsync(pos_.get(), h + max_rows_, T * 4, cudaMemcpyHostToDevice, stream_));
-    REWOO_CUDA_TRY(cudaMemcpyAsync(slot_.get(), h + 2 * max_rows_, T * 4, cudaMemcpyHostToDevice, stream_));
-    REWOO_CUDA_TRY(cudaMemcpyAsync(rows_.get(), h + 3 * max_rows_, std::max(R, 1) * 4,
-                                   cudaMemcpyHostToDevice, stream_));
     if (decode) {
-      REWOO_TRY(launch_decode(T));
+      REWOO_TRY(launch_decode(T));  // R == T
     } else {
+      REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h, ids_.bytes(), cudaMemcpyHostToDevice, stream_));
       const int splits = ceil_div(max_pos + 1, kPrefillAttnChunk);
-      REWOO_TRY(run_tokens(T, std::max(R, 0), kPrefillAttnChunk, splits));
+      REWOO_TRY(run_tokens(T, std::max(R, 0), kPrefillAttnChunk, splits, false));
+      if (R > 0)
+        REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
+                                       (size_t)R * c.vocab_size * sizeof(float),
+                                       cudaMemcpyDeviceToHost, stream_));
     }
-    if (R > 0)
-      REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
-                                     (size_t)R * c.vocab_size * sizeof(float),
-                                     cudaMemcpyDeviceToHost, stream_));
     REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
     REWOO_CUDA_TRY(cudaGetLastError());
     for (int r = 0; r < R; ++r)

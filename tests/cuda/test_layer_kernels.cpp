@@ -2,6 +2,7 @@
 // split-K attention) vs float64 CPU references: random inputs, odd sizes,
 // poisoned outputs, fresh inputs for every check.
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "kernels/attention.cuh"
@@ -17,7 +18,7 @@ namespace k = rewoo::kernels;
 
 TEST_CASE("rmsnorm normalises rows and zeroes the next accumulator") {
   uint32_t seed = 1;
-  for (int T : {1, 3, 17})
+  for (int T : {1, 3, 17, 70})  // 70: the narrow blocks of prefill
     for (int dim : {8, 100, 8192}) {
       CAPTURE(T);
       CAPTURE(dim);
@@ -179,21 +180,61 @@ TEST_CASE("rope_kv_write rotates q and k and fills the cache") {
   }
 }
 
+namespace {
+
+// float64 causal attention of token t (query q_t [nh, hd]) over keys 0..pos of
+// a slot of the given fp16 caches.
+void attention_ref(const std::vector<double>& q_t, const std::vector<__half>& kh,
+                   const std::vector<__half>& vh, int slot, int pos, int nh, int nkv, int hd,
+                   int max_seq, double scale, double* out) {
+  const int G = nh / nkv, L = pos + 1;
+  for (int h = 0; h < nh; ++h) {
+    const int kvh = h / G;
+    std::vector<double> s(L);
+    double mx = -1e300;
+    for (int j = 0; j < L; ++j) {
+      const size_t base = (((size_t)slot * max_seq + j) * nkv + kvh) * hd;
+      double d = 0;
+      for (int i = 0; i < hd; ++i) d += q_t[(size_t)h * hd + i] * __half2float(kh[base + i]);
+      s[j] = d * scale;
+      mx = std::max(mx, s[j]);
+    }
+    double l = 0;
+    for (auto& v : s) l += (v = std::exp(v - mx));
+    for (int i = 0; i < hd; ++i) {
+      double o = 0;
+      for (int j = 0; j < L; ++j)
+        o += s[j] * __half2float(vh[(((size_t)slot * max_seq + j) * nkv + kvh) * hd + i]);
+      out[(size_t)h * hd + i] = o / l;
+    }
+  }
+}
+
+bool same_bits(const std::vector<__half>& a, const std::vector<__half>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(__half)) == 0;
+}
+
+}  // namespace
+
 TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)") {
-  struct Case { int T, nh, nkv, hd, max_seq, chunk; };
-  const Case cases[] = {{3, 8, 4, 8, 64, 32},  {5, 4, 4, 64, 300, 64}, {2, 64, 8, 128, 1100, 128},
-                        {6, 16, 2, 128, 257, 256}, {1, 2, 1, 256, 100, 32}};
+  // n_splits small enough for ranges of several sub-chunks (online softmax),
+  // and large enough for many single-chunk ranges and the last-block merge.
+  struct Case { int T, nh, nkv, hd, max_seq, chunk, splits; };
+  const Case cases[] = {{3, 8, 4, 8, 64, 32, 2},        {5, 4, 4, 64, 300, 64, 5},
+                        {2, 64, 8, 128, 1100, 128, 9},  {2, 64, 8, 128, 1100, 32, 2},
+                        {6, 16, 2, 128, 257, 256, 2},   {1, 2, 1, 256, 100, 32, 4},
+                        {4, 32, 32, 128, 700, 32, 300}, {1, 64, 8, 128, 2000, 32, 1}};
   uint32_t seed = 31;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
     CAPTURE(c.nkv);
     CAPTURE(c.hd);
     CAPTURE(c.chunk);
+    CAPTURE(c.splits);
     std::mt19937 rng(seed++);
     const int slots = 3;
     const size_t cache_n = (size_t)slots * c.max_seq * c.nkv * c.hd;
-    const auto kf = randn(rng, cache_n), vf = randn(rng, cache_n);
-    const auto kh = to_half(kf), vh = to_half(vf);
+    const auto kh = to_half(randn(rng, cache_n)), vh = to_half(randn(rng, cache_n));
     const auto q = randn(rng, (size_t)c.T * c.nh * c.hd);
     std::vector<int32_t> pos(c.T), slot(c.T);
     std::uniform_int_distribution<int> pd(0, c.max_seq - 1), sd(0, slots - 1);
@@ -202,41 +243,143 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
       slot[t] = sd(rng);
     }
     const float scale = 1.0f / std::sqrt((float)c.hd);
-    const int G = c.nh / c.nkv;
-    std::vector<double> ref((size_t)c.T * c.nh * c.hd);
+    const size_t per_t = (size_t)c.nh * c.hd;
+    std::vector<double> ref(c.T * per_t);
     for (int t = 0; t < c.T; ++t)
-      for (int h = 0; h < c.nh; ++h) {
-        const int kvh = h / G, L = pos[t] + 1;
-        std::vector<double> s(L);
-        double mx = -1e300;
-        for (int j = 0; j < L; ++j) {
-          const size_t base = (((size_t)slot[t] * c.max_seq + j) * c.nkv + kvh) * c.hd;
-          double d = 0;
-          for (int i = 0; i < c.hd; ++i)
-            d += (double)q[((size_t)t * c.nh + h) * c.hd + i] * __half2float(kh[base + i]);
-          s[j] = d * scale;
-          mx = std::max(mx, s[j]);
-        }
-        double l = 0;
-        for (auto& v : s) l += (v = std::exp(v - mx));
-        for (int i = 0; i < c.hd; ++i) {
-          double o = 0;
-          for (int j = 0; j < L; ++j)
-            o += s[j] * __half2float(vh[(((size_t)slot[t] * c.max_seq + j) * c.nkv + kvh) * c.hd + i]);
-          ref[((size_t)t * c.nh + h) * c.hd + i] = o / l;
-        }
-      }
-    const int n_splits = (c.max_seq + c.chunk - 1) / c.chunk;
+      attention_ref(std::vector<double>(q.begin() + t * per_t, q.begin() + (t + 1) * per_t), kh, vh,
+                    slot[t], pos[t], c.nh, c.nkv, c.hd, c.max_seq, scale, ref.data() + t * per_t);
     DeviceBuffer<__half> dk(kh), dv(vh);
     DeviceBuffer<float> dq(q), out(ref.size()),
-        scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, n_splits));
-    DeviceBuffer<int32_t> dpos(pos), dslot(slot);
+        scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, c.splits));
+    DeviceBuffer<int32_t> dpos(pos), dslot(slot),
+        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
+    scratch.poison();
+    k::AttentionArgs a;
+    a.q = dq.get();
+    a.k_cache = dk.get();
+    a.v_cache = dv.get();
+    a.pos = dpos.get();
+    a.slot = dslot.get();
+    a.out = out.get();
+    a.scratch = scratch.get();
+    a.counters = counters.get();
+    a.T = c.T;
+    a.n_heads = c.nh;
+    a.n_kv = c.nkv;
+    a.hd = c.hd;
+    a.max_seq = c.max_seq;
+    a.min_chunk = c.chunk;
+    a.n_splits = c.splits;
+    a.scale = scale;
+    for (int rep = 0; rep < 2; ++rep) {  // the counters must be ready for a second call
+      out.poison();
+      k::attention_decode(nullptr, a);
+      const double err = rel_err(out.download(), ref);
+      CAPTURE(rep);
+      CAPTURE(err);
+      CHECK(err < 1e-4);
+    }
+    const auto cnt = counters.download();
+    CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
+    CHECK(same_bits(kh, dk.download()));  // prefill mode never writes the cache
+  }
+}
+
+TEST_CASE("attention_decode in decode mode ropes q and the new key and writes the cache") {
+  struct Case { int T, nh, nkv, hd, max_seq, splits; bool interleaved; };
+  const Case cases[] = {{1, 64, 8, 128, 600, 66, false},  {3, 32, 32, 128, 300, 4, false},
+                        {2, 8, 2, 64, 1000, 1, true},      {4, 16, 4, 128, 97, 17, true}};
+  uint32_t seed = 77;
+  for (const Case& c : cases) {
+    CAPTURE(c.nh);
+    CAPTURE(c.nkv);
+    CAPTURE(c.splits);
+    CAPTURE(c.interleaved);
+    std::mt19937 rng(seed++);
+    const int slots = c.T + 1, row = (c.nh + 2 * c.nkv) * c.hd;
+    const size_t cache_n = (size_t)slots * c.max_seq * c.nkv * c.hd;
+    auto kh = to_half(randn(rng, cache_n)), vh = to_half(randn(rng, cache_n));
+    const auto qkv = randn(rng, (size_t)c.T * row);
+    const auto cs = cos_sin_table(c.max_seq, c.hd, 10000.0);
+    std::vector<int32_t> pos(c.T), slot(c.T);
+    std::uniform_int_distribution<int> pd(0, c.max_seq - 1);
+    for (int t = 0; t < c.T; ++t) {
+      pos[t] = t == 0 ? c.max_seq - 1 : t == 1 ? 0 : pd(rng);
+      slot[t] = (t + 1) % slots;  // distinct slots
+    }
+    const auto k_before = kh;
+    DeviceBuffer<__half> dk(kh), dv(vh);
+    // Reference: rope in float64 from the fp32 inputs; the new key and value
+    // as the fp16 the cache holds.
+    const float scale = 1.0f / std::sqrt((float)c.hd);
+    auto rope = [&](const float* x, int p, std::vector<double>& y) {
+      y.assign(c.hd, 0.0);
+      for (int i = 0; i < c.hd / 2; ++i) {
+        const int a = c.interleaved ? 2 * i : i, b = c.interleaved ? 2 * i + 1 : i + c.hd / 2;
+        const double ang = p * std::pow(10000.0, -2.0 * i / c.hd);
+        y[a] = x[a] * std::cos(ang) - x[b] * std::sin(ang);
+        y[b] = x[a] * std::sin(ang) + x[b] * std::cos(ang);
+      }
+    };
+    const size_t per_t = (size_t)c.nh * c.hd;
+    std::vector<double> ref(c.T * per_t);
+    int kv_bad = 0;
+    for (int t = 0; t < c.T; ++t) {
+      std::vector<double> qt(per_t), y;
+      for (int h = 0; h < c.nh; ++h) {
+        rope(&qkv[(size_t)t * row + h * c.hd], pos[t], y);
+        std::copy(y.begin(), y.end(), qt.begin() + (size_t)h * c.hd);
+      }
+      for (int h = 0; h < c.nkv; ++h) {
+        rope(&qkv[(size_t)t * row + (c.nh + h) * c.hd], pos[t], y);
+        const size_t base = (((size_t)slot[t] * c.max_seq + pos[t]) * c.nkv + h) * c.hd;
+        for (int i = 0; i < c.hd; ++i) {
+          kh[base + i] = __float2half_rn((float)y[i]);
+          vh[base + i] = __float2half_rn(qkv[(size_t)t * row + (c.nh + c.nkv + h) * c.hd + i]);
+        }
+      }
+      attention_ref(qt, kh, vh, slot[t], pos[t], c.nh, c.nkv, c.hd, c.max_seq, scale,
+                    ref.data() + t * per_t);
+    }
+    DeviceBuffer<float> dqkv(qkv), dcs(cs), out(ref.size()),
+        scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, c.splits));
+    DeviceBuffer<int32_t> dpos(pos), dslot(slot),
+        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
     out.poison();
     scratch.poison();
-    k::attention_decode(nullptr, dq.get(), dk.get(), dv.get(), dpos.get(), dslot.get(), out.get(),
-                        scratch.get(), c.T, c.nh, c.nkv, c.hd, c.max_seq, c.chunk, n_splits, scale);
+    k::AttentionArgs a;
+    a.qkv = dqkv.get();
+    a.cos_sin = dcs.get();
+    a.interleaved = c.interleaved;
+    a.k_cache = dk.get();
+    a.v_cache = dv.get();
+    a.pos = dpos.get();
+    a.slot = dslot.get();
+    a.out = out.get();
+    a.scratch = scratch.get();
+    a.counters = counters.get();
+    a.T = c.T;
+    a.n_heads = c.nh;
+    a.n_kv = c.nkv;
+    a.hd = c.hd;
+    a.max_seq = c.max_seq;
+    a.n_splits = c.splits;
+    a.scale = scale;
+    k::attention_decode(nullptr, a);
     const double err = rel_err(out.download(), ref);
     CAPTURE(err);
     CHECK(err < 1e-4);
+    // The cache now holds the new keys (roped, within fp16 rounding of the
+    // float64 value) and values (exactly), and nothing else changed.
+    const auto ko = dk.download(), vo = dv.download();
+    for (size_t i = 0; i < cache_n; ++i) {
+      const float got = __half2float(ko[i]), want = __half2float(kh[i]);
+      if (!(std::fabs(got - want) <= 1e-3 * std::fabs(want) + 1e-4)) ++kv_bad;
+      if (__half2float(vo[i]) != __half2float(vh[i])) ++kv_bad;
+    }
+    CHECK(kv_bad == 0);
+    CHECK(!same_bits(k_before, kh));
+    const auto cnt = counters.download();
+    CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
   }
 }
