@@ -5,6 +5,8 @@
 
 #include "kernels/common.cuh"
 
+#include <type_traits>
+
 namespace rewoo::kernels {
 namespace {
 
@@ -122,11 +124,106 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
   }
 }
 
+// fp16 weights, batches small enough to hold the activations in shared
+// memory (M * K floats <= kStagedBytes, K % 8 == 0): the output layer of
+// batch-1 decode. Each warp owns kCols columns; lanes stream 16 bytes of each
+// per step, two steps in flight, and the first weights load before waiting
+// for the kernel that writes x.
+constexpr int kCols = 4;
+constexpr int kStagedWarps = 8;
+constexpr size_t kStagedBytes = 48 * 1024;
+
+__global__ void __launch_bounds__(32 * kStagedWarps)
+    dense_gemv_staged_kernel(const float* __restrict__ x, const half* __restrict__ w,
+                             const float* __restrict__ bias, float* __restrict__ out, int M,
+                             int K, int N, int ldo, bool accumulate) {
+  extern __shared__ float4 xs4[];  // [M][K / 4]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int n0 = (blockIdx.x * kStagedWarps + warp) * kCols;
+  const int K8 = K / 8, steps = ceil_div(K8, 32);
+  const uint4* wr[kCols];
+#pragma unroll
+  for (int c = 0; c < kCols; ++c)  // columns past N read column N - 1, never stored
+    wr[c] = reinterpret_cast<const uint4*>(w + (size_t)min(n0 + c, N - 1) * K);
+  uint4 wa[2][kCols];
+  auto load = [&](int buf, int s) {
+    const int k8 = s * 32 + lane;
+#pragma unroll
+    for (int c = 0; c < kCols; ++c)
+      wa[buf][c] = s < steps && k8 < K8 ? ld_stream(wr[c] + k8) : make_uint4(0, 0, 0, 0);
+  };
+  float acc[kCols][kRows];
+#pragma unroll
+  for (int c = 0; c < kCols; ++c)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[c][r] = 0.0f;
+  auto compute = [&](int buf, int s) {
+    const int k8 = s * 32 + lane;
+    if (k8 >= K8) return;
+    float wf[kCols][8];
+#pragma unroll
+    for (int c = 0; c < kCols; ++c) {
+      const half2* h = reinterpret_cast<const half2*>(&wa[buf][c]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float2 v = __half22float2(h[i]);
+        wf[c][2 * i] = v.x;
+        wf[c][2 * i + 1] = v.y;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      if (r >= M) break;
+      const float4 a = xs4[(size_t)r * (K / 4) + 2 * k8], b = xs4[(size_t)r * (K / 4) + 2 * k8 + 1];
+      const float xf[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+      for (int c = 0; c < kCols; ++c)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[c][r] += wf[c][i] * xf[i];
+    }
+  };
+  pdl_trigger();
+  load(0, 0);
+  pdl_wait();
+  // x was written by the previous kernel: through L2 (see gptq_gemv.cu).
+  for (int i = threadIdx.x; i < M * K / 4; i += blockDim.x)
+    xs4[i] = __ldcg(reinterpret_cast<const float4*>(x) + i);
+  __syncthreads();
+  for (int s = 0; s < steps; s += 2) {
+    load(1, s + 1);
+    compute(0, s);
+    if (s + 1 >= steps) break;
+    load(0, s + 2);
+    compute(1, s + 1);
+  }
+#pragma unroll
+  for (int c = 0; c < kCols; ++c)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      if (r >= M) break;
+      const float v = warp_sum(acc[c][r]);
+      const int n = n0 + c;
+      if (lane == 0 && n < N) {
+        float* o = out + (size_t)r * ldo + n;
+        *o = (accumulate ? *o : 0.0f) + v + (bias ? bias[n] : 0.0f);
+      }
+    }
+}
+
 template <typename W>
 void launch(cudaStream_t stream, const float* x, const W* w, const float* bias, float* out, int M,
             int K, int N, int ldo, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   constexpr int kWarps = 8;
+  if constexpr (std::is_same_v<W, half>) {
+    const size_t staged = (size_t)M * K * sizeof(float);
+    if (M <= kRows && K % 8 == 0 && staged <= kStagedBytes) {
+      launch_kernel(dense_gemv_staged_kernel, dim3(ceil_div(N, kStagedWarps * kCols)),
+                    dim3(32 * kStagedWarps), staged, stream, x, w, bias, out, M, K, N, ldo,
+                    accumulate);
+      return;
+    }
+  }
   launch_kernel(dense_gemv_kernel<W>, dim3(ceil_div(N, kWarps)), dim3(32 * kWarps), 0, stream, x, w,
                 bias, out, M, K, N, ldo, accumulate);
 }

@@ -81,9 +81,10 @@ TEST_CASE("swiglu and embedding") {
 
 TEST_CASE("dense_gemv fp16 and fp32 weights") {
   uint32_t seed = 11;
-  for (int M : {1, 5, 9, 17})
-    for (int K : {64, 100, 4096})
-      for (int N : {1, 33}) {
+  // (M, K) with M * K * 4 <= 48 KiB and K % 8 == 0 take the staged kernel.
+  for (int M : {1, 2, 5, 9, 17})
+    for (int K : {64, 100, 4096, 8200})
+      for (int N : {1, 33, 131}) {
         for (int accumulate = 0; accumulate < 2; ++accumulate) {
           CAPTURE(M);
           CAPTURE(K);
