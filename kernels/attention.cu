@@ -5,8 +5,8 @@
 //  2. per query head: the chunk's max, the running max m and sum l, and the
 //     factor that rescales what was accumulated before;
 //  3. P·V: each thread owns 8 dims of V for a strided subset of keys.
-// The first loads of K are issued before the queries are read. A shared-memory sum over the key subsets gives the range's
-// unnormalised o; with one range it is the answer, otherwise o, m, l go to
+// The first loads of K are issued before the queries are read. A
+// shared-memory sum over the key subsets gives the range's unnormalised o; with one range it is the answer, otherwise o, m, l go to
 // scratch and the last block of the (token, KV head) to finish (a counter per
 // pair) merges the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
 // In decode mode (AttentionArgs::qkv) the block holding the newest key also
@@ -80,7 +80,7 @@ __device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, i
   }
 }
 
-__global__ void __launch_bounds__(kThreads, 4) attention_kernel(const AttentionArgs a) {
+__global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionArgs a) {
   // Decode mode: positions, slots and every key but the new one were written
   // before the previous kernel started (by the step's input copy and earlier
   // steps), so the first keys load while it drains; prefill mode reads keys
@@ -191,24 +191,31 @@ __global__ void __launch_bounds__(kThreads, 4) attention_kernel(const AttentionA
                     ? __ldcg(reinterpret_cast<const uint4*>(kbase + (size_t)(c0 + j) * kv_row))
                     : make_uint4(0, 0, 0, 0);
       }
+      float kf[kUnroll][8];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int j = jb + u * 4 * kpw + kl;
-        float kf[8];
         if (c0 + j == jnew) {
 #pragma unroll
-          for (int i = 0; i < 8; ++i) kf[i] = s_new[0][sub * 8 + i];
+          for (int i = 0; i < 8; ++i) kf[u][i] = s_new[0][sub * 8 + i];
         } else {
-          unpack8(kr[u], kf);
+          unpack8(kr[u], kf[u]);
         }
+      }
+      // Each query head's 8 dims are read from shared memory once per
+      // kUnroll keys.
 #pragma unroll
-        for (int g = 0; g < kAttnMaxGroup; ++g) {
-          if (g >= G) break;
-          const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
-          const float4 q0 = qv[0], q1 = qv[1];
-          float d = q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3];
-          d += q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
+      for (int g = 0; g < kAttnMaxGroup; ++g) {
+        if (g >= G) break;
+        const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
+        const float4 q0 = qv[0], q1 = qv[1];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const float* f = kf[u];
+          float d = q0.x * f[0] + q0.y * f[1] + q0.z * f[2] + q0.w * f[3];
+          d += q1.x * f[4] + q1.y * f[5] + q1.z * f[6] + q1.w * f[7];
           for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+          const int j = jb + u * 4 * kpw + kl;
           if (j < nj && sub == 0) s_score[g][j] = d;
         }
       }
@@ -367,6 +374,15 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
 }
 
 size_t attention_counters(int T, int n_kv) { return (size_t)T * n_kv; }
+
+int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
+  const size_t smem = (size_t)(kThreads / (hd / 8)) * (n_heads / n_kv) * hd * sizeof(float);
+  int b = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, attention_kernel, kThreads, smem) !=
+      cudaSuccess)
+    return 1;
+  return std::max(b, 1);
+}
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   if (args.T <= 0) return;

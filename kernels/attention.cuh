@@ -59,6 +59,8 @@ struct AttentionArgs {
 
 size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
 size_t attention_counters(int T, int n_kv);
+// Blocks of attention_decode() one SM holds at once for this shape.
+int attention_blocks_per_sm(int n_heads, int n_kv, int hd);
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& a);
 

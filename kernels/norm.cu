@@ -13,7 +13,8 @@ constexpr int kPerThread = 8;  // row elements a thread keeps in registers
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                float* __restrict__ out, int T, int dim, float eps, float* zero,
                                size_t zero_n, half* __restrict__ out_h,
-                               const int32_t* __restrict__ dest) {
+                               const int32_t* __restrict__ dest,
+                               const int32_t* __restrict__ rows) {
   // The norm weights and staging positions never change: fetched before
   // waiting for the kernel that writes x. x comes through L2 (written by the
   // previous kernel; see gptq_gemv.cu on programmatic launch).
@@ -37,7 +38,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
       zero[i] = 0.0f;
   }
   if ((int)blockIdx.x >= T) return;  // extra blocks only zero
-  const float* xr = x + (size_t)blockIdx.x * dim;
+  const float* xr = x + (size_t)(rows ? rows[blockIdx.x] : blockIdx.x) * dim;
   float ss = 0.0f;
   float xv[kPerThread];
   if (held) {
@@ -90,14 +91,15 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
 }  // namespace
 
 void rmsnorm(cudaStream_t stream, const float* x, const float* w, float* out, int T, int dim,
-             float eps, float* zero, size_t zero_n, half* out_h, const int32_t* dest) {
+             float eps, float* zero, size_t zero_n, half* out_h, const int32_t* dest,
+             const int32_t* rows) {
   if (T <= 0) return;
   // Blocks past T only help zero the next accumulator.
   const int zero_blocks = (int)std::min<size_t>((zero_n + 1023) / 1024, 264);
   // Few rows (decode): wide blocks, the row is a latency-bound reduction.
   const int threads = T <= 64 ? 1024 : 256;
   launch_kernel(rmsnorm_kernel, dim3(std::max(T, zero_blocks)), dim3(threads), 0, stream, x, w, out,
-                T, dim, eps, zero, zero_n, out_h, dest);
+                T, dim, eps, zero, zero_n, out_h, dest, rows);
 }
 
 }  // namespace rewoo::kernels

@@ -138,8 +138,8 @@ class CudaBackend final : public Backend {
   // logits for the R rows listed in rows_. decode: one token per sequence,
   // RoPE and the KV-cache write fused into attention.
   Status run_tokens(int T, int R, int attn_chunk, int attn_splits, bool decode);
-  // Attention splits per (token, KV head) of a decode step of T tokens:
-  // about four waves of blocks at any context length.
+  // Attention splits per (token, KV head) of a decode step of T tokens: one
+  // wave of blocks (fewer at short contexts, see AttentionArgs::min_chunk).
   int decode_splits(int T) const;
   Status launch_decode(int T);
 
@@ -161,7 +161,7 @@ class CudaBackend final : public Backend {
 
   // activations (rows up to kPrefillChunk)
   int max_rows_ = 0, wide_ = 0;
-  DeviceBuffer<float> x_, xn_, qkv_, q_, ao_, gu_, act_, attn_scratch_, rows_x_, rows_n_, logits_;
+  DeviceBuffer<float> x_, xn_, qkv_, q_, ao_, gu_, act_, attn_scratch_, rows_n_, logits_;
   DeviceBuffer<half> xh_, xh2_, w16_scratch_;
   // ids_ = [tokens | positions | slots | logit rows], max_rows_ each, filled
   // by one copy from h_ids_ (same layout); tok_ ... point into it.
@@ -171,12 +171,12 @@ class CudaBackend final : public Backend {
   cuda::PinnedBuffer<int32_t> h_ids_;
   cuda::PinnedBuffer<float> h_logits_;
   std::map<int, cudaGraphExec_t> graphs_;
-  int sm_count_ = 0;
+  int attn_slots_ = 0;  // attention blocks resident on the whole device
 };
 
 int CudaBackend::decode_splits(int T) const {
   const ModelConfig& c = w_->config;
-  const int want = ceil_div(4 * sm_count_, c.n_kv_heads * T);
+  const int want = ceil_div(attn_slots_, c.n_kv_heads * T);
   return std::clamp(want, 1, ceil_div(max_seq_, kDecodeAttnChunk));
 }
 
@@ -380,9 +380,10 @@ Status CudaBackend::init() {
   REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
   REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
   {
-    int dev = 0;
+    int dev = 0, sms = 0;
     REWOO_CUDA_TRY(cudaGetDevice(&dev));
-    REWOO_CUDA_TRY(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, dev));
+    REWOO_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    attn_slots_ = sms * k::attention_blocks_per_sm(c.n_heads, c.n_kv_heads, hd);
   }
   size_t scratch = k::attention_scratch_floats(max_rows_, c.n_heads, hd,
                                                ceil_div(max_seq_, kPrefillAttnChunk));
@@ -391,7 +392,6 @@ Status CudaBackend::init() {
   REWOO_TRY(attn_scratch_.alloc(scratch));
   REWOO_TRY(attn_counters_.alloc(k::attention_counters(max_rows_, c.n_kv_heads)));
   REWOO_CUDA_TRY(cudaMemsetAsync(attn_counters_.get(), 0, attn_counters_.bytes(), stream_));
-  REWOO_TRY(rows_x_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(rows_n_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(logits_.alloc((size_t)max_rows_ * c.vocab_size));
   size_t max_kn = 0;
@@ -526,10 +526,9 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits, bo
     REWOO_TRY(run_linear(g.down, act_.get(), stage_d ? xh_.get() : nullptr,
                          stage_d ? &d0.dest_host : nullptr, x_.get(), c.dim, T));
   }
-  // Logit rows: gather, final norm, lm_head.
-  k::embedding(stream_, rows_, x_.get(), rows_x_.get(), R, c.dim, T);
-  k::rmsnorm(stream_, rows_x_.get(), final_norm_.get(), rows_n_.get(), R, c.dim, c.norm_eps,
-             logits_.get(), (size_t)R * c.vocab_size);
+  // Logit rows: final norm of the listed rows, lm_head.
+  k::rmsnorm(stream_, x_.get(), final_norm_.get(), rows_n_.get(), R, c.dim, c.norm_eps,
+             logits_.get(), (size_t)R * c.vocab_size, nullptr, nullptr, rows_);
   REWOO_TRY(run_linear(lm_head_, rows_n_.get(), nullptr, nullptr, logits_.get(), c.vocab_size, R));
   return {};
 }

@@ -38,6 +38,19 @@ TEST_CASE("rmsnorm normalises rows and zeroes the next accumulator") {
       CHECK(rel_err(out.download(), ref) < 1e-5);
       const auto zz = z.download();
       CHECK(std::all_of(zz.begin(), zz.end(), [](float v) { return v == 0.0f; }));
+      // Rows picked through an index list (the logit rows), here reversed.
+      std::vector<int32_t> rows(T);
+      std::vector<double> ref_rows((size_t)T * dim);
+      for (int t = 0; t < T; ++t) {
+        rows[t] = T - 1 - t;
+        std::copy(ref.begin() + (size_t)rows[t] * dim, ref.begin() + (size_t)(rows[t] + 1) * dim,
+                  ref_rows.begin() + (size_t)t * dim);
+      }
+      DeviceBuffer<int32_t> drows(rows);
+      out.poison();
+      k::rmsnorm(nullptr, dx.get(), dw.get(), out.get(), T, dim, 1e-5f, nullptr, 0, nullptr,
+                 nullptr, drows.get());
+      CHECK(rel_err(out.download(), ref_rows) < 1e-5);
     }
 }
 
