@@ -107,7 +107,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   __shared__ float s_new[2][kAttnMaxHeadDim];  // the new token's key and value
   __shared__ int s_last;
   // [G][hd] scaled queries during the loop, then [nkg][G][hd] partial sums.
-  extern __shared__ float s_dyn[];
+  extern __shared__ __align__(16) float s_dyn[];
   float* s_q = s_dyn;
   float* s_acc = s_dyn;
 

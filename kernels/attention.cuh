@@ -27,7 +27,9 @@ struct AttentionArgs {
   //       sequence (decode): q and the new key are roped here with cos_sin
   //       ([max_seq, hd/2, 2], see rope.cuh; `interleaved` likewise), and the
   //       new key and value go to the cache at pos[t]. Tokens must be in
-  //       distinct slots.
+  //       distinct slots. Positions, slots and the cached keys and values
+  //       below pos[t] are read before waiting for the previous kernel
+  //       (programmatic launch): no kernel of the same step may write them.
   const float* q = nullptr;
   const float* qkv = nullptr;
   const float* cos_sin = nullptr;

@@ -35,7 +35,8 @@ using cuda::DeviceBuffer;
 
 constexpr int kPrefillChunk = 512;      // tokens per eager forward
 constexpr int kDecodeAttnChunk = 32;    // keys per attention split (graphs), at least
-constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill)
+constexpr int kPrefillAttnChunk = 256;  // keys per attention split (prefill), at least
+constexpr int kMaxPrefillSplits = 16;   // longer contexts get longer splits (bounds scratch)
 
 #define REWOO_CUDA_TRY(expr)                                                            \
   do {                                                                                  \
@@ -385,8 +386,8 @@ Status CudaBackend::init() {
     REWOO_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     attn_slots_ = sms * k::attention_blocks_per_sm(c.n_heads, c.n_kv_heads, hd);
   }
-  size_t scratch = k::attention_scratch_floats(max_rows_, c.n_heads, hd,
-                                               ceil_div(max_seq_, kPrefillAttnChunk));
+  size_t scratch = k::attention_scratch_floats(
+      max_rows_, c.n_heads, hd, std::min(ceil_div(max_seq_, kPrefillAttnChunk), kMaxPrefillSplits));
   for (int T = 1; T <= k::kGptqGemvMaxRows; ++T)
     scratch = std::max(scratch, k::attention_scratch_floats(T, c.n_heads, hd, decode_splits(T)));
   REWOO_TRY(attn_scratch_.alloc(scratch));
@@ -633,7 +634,7 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
       REWOO_TRY(launch_decode(T));  // R == T
     } else {
       REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h, ids_.bytes(), cudaMemcpyHostToDevice, stream_));
-      const int splits = ceil_div(max_pos + 1, kPrefillAttnChunk);
+      const int splits = std::min(ceil_div(max_pos + 1, kPrefillAttnChunk), kMaxPrefillSplits);
       REWOO_TRY(run_tokens(T, std::max(R, 0), kPrefillAttnChunk, splits, false));
       if (R > 0)
         REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),

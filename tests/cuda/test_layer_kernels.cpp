@@ -8,6 +8,7 @@
 #include "kernels/attention.cuh"
 #include "kernels/dense_gemv.cuh"
 #include "kernels/embedding.cuh"
+#include "kernels/gptq_gemv.cuh"
 #include "kernels/norm.cuh"
 #include "kernels/rope.cuh"
 #include "kernels/swiglu.cuh"
@@ -224,6 +225,31 @@ void attention_ref(const std::vector<double>& q_t, const std::vector<__half>& kh
   }
 }
 
+// Staging positions for n values per row: a random permutation, every third
+// position flagged kStagedDiv16.
+std::vector<int32_t> random_dest(std::mt19937& rng, int n) {
+  std::vector<int32_t> d(n);
+  std::iota(d.begin(), d.end(), 0);
+  std::shuffle(d.begin(), d.end(), rng);
+  for (int i = 0; i < n; i += 3) d[i] |= k::kStagedDiv16;
+  return d;
+}
+
+// Rows of `staged` (fp16, n per row) hold exactly half(v) or half(v / 16) of
+// the fp32 rows `v` at their dest positions.
+int staged_mismatches(const std::vector<float>& v, const std::vector<__half>& staged,
+                      const std::vector<int32_t>& dest, int rows, int n) {
+  int bad = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const int32_t d = dest[i];
+      const float x = v[(size_t)r * n + i];
+      const float want = round_half(d & k::kStagedDiv16 ? x * 0.0625f : x);
+      if (__half2float(staged[(size_t)r * n + (d & (k::kStagedDiv16 - 1))]) != want) ++bad;
+    }
+  return bad;
+}
+
 bool same_bits(const std::vector<__half>& a, const std::vector<__half>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(__half)) == 0;
 }
@@ -301,8 +327,11 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
 
 TEST_CASE("attention_decode in decode mode ropes q and the new key and writes the cache") {
   struct Case { int T, nh, nkv, hd, max_seq, splits; bool interleaved; };
-  const Case cases[] = {{1, 64, 8, 128, 600, 66, false},  {3, 32, 32, 128, 300, 4, false},
-                        {2, 8, 2, 64, 1000, 1, true},      {4, 16, 4, 128, 97, 17, true}};
+  const Case cases[] = {{1, 64, 8, 128, 600, 66, false}, {3, 32, 32, 128, 300, 4, false},
+                        {2, 8, 2, 64, 1000, 1, true},     {4, 16, 4, 128, 97, 17, true},
+                        {1, 16, 2, 256, 300, 3, false},   {2, 8, 8, 64, 200, 5, false},
+                        {2, 4, 2, 8, 50, 2, false},       {2, 4, 2, 8, 50, 2, true},
+                        {2, 4, 1, 16, 70, 3, false}};
   uint32_t seed = 77;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
@@ -313,18 +342,18 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
     const int slots = c.T + 1, row = (c.nh + 2 * c.nkv) * c.hd;
     const size_t cache_n = (size_t)slots * c.max_seq * c.nkv * c.hd;
     auto kh = to_half(randn(rng, cache_n)), vh = to_half(randn(rng, cache_n));
-    const auto qkv = randn(rng, (size_t)c.T * row);
     const auto cs = cos_sin_table(c.max_seq, c.hd, 10000.0);
     std::vector<int32_t> pos(c.T), slot(c.T);
-    std::uniform_int_distribution<int> pd(0, c.max_seq - 1);
+    std::uniform_int_distribution<int> pd(0, c.max_seq - 2);
     for (int t = 0; t < c.T; ++t) {
-      pos[t] = t == 0 ? c.max_seq - 1 : t == 1 ? 0 : pd(rng);
+      pos[t] = t == 0 ? c.max_seq - 2 : t == 1 ? 0 : pd(rng);
       slot[t] = (t + 1) % slots;  // distinct slots
     }
-    const auto k_before = kh;
+    const auto dest = random_dest(rng, c.nh * c.hd);
     DeviceBuffer<__half> dk(kh), dv(vh);
-    // Reference: rope in float64 from the fp32 inputs; the new key and value
-    // as the fp16 the cache holds.
+    DeviceBuffer<float> dcs(cs);
+    DeviceBuffer<int32_t> ddest(dest),
+        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
     const float scale = 1.0f / std::sqrt((float)c.hd);
     auto rope = [&](const float* x, int p, std::vector<double>& y) {
       y.assign(c.hd, 0.0);
@@ -335,65 +364,109 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
         y[b] = x[a] * std::sin(ang) + x[b] * std::cos(ang);
       }
     };
-    const size_t per_t = (size_t)c.nh * c.hd;
-    std::vector<double> ref(c.T * per_t);
-    int kv_bad = 0;
-    for (int t = 0; t < c.T; ++t) {
-      std::vector<double> qt(per_t), y;
-      for (int h = 0; h < c.nh; ++h) {
-        rope(&qkv[(size_t)t * row + h * c.hd], pos[t], y);
-        std::copy(y.begin(), y.end(), qt.begin() + (size_t)h * c.hd);
-      }
-      for (int h = 0; h < c.nkv; ++h) {
-        rope(&qkv[(size_t)t * row + (c.nh + h) * c.hd], pos[t], y);
-        const size_t base = (((size_t)slot[t] * c.max_seq + pos[t]) * c.nkv + h) * c.hd;
-        for (int i = 0; i < c.hd; ++i) {
-          kh[base + i] = __float2half_rn((float)y[i]);
-          vh[base + i] = __float2half_rn(qkv[(size_t)t * row + (c.nh + c.nkv + h) * c.hd + i]);
+    // Two steps: the second attends over the key the first one wrote.
+    for (int step = 0; step < 2; ++step) {
+      CAPTURE(step);
+      const auto k_before = kh;
+      const auto qkv = randn(rng, (size_t)c.T * row);
+      // Reference: rope in float64 from the fp32 inputs; the new key and
+      // value as the fp16 the cache holds.
+      const size_t per_t = (size_t)c.nh * c.hd;
+      std::vector<double> ref(c.T * per_t);
+      for (int t = 0; t < c.T; ++t) {
+        std::vector<double> qt(per_t), y;
+        for (int h = 0; h < c.nh; ++h) {
+          rope(&qkv[(size_t)t * row + h * c.hd], pos[t], y);
+          std::copy(y.begin(), y.end(), qt.begin() + (size_t)h * c.hd);
         }
+        for (int h = 0; h < c.nkv; ++h) {
+          rope(&qkv[(size_t)t * row + (c.nh + h) * c.hd], pos[t], y);
+          const size_t base = (((size_t)slot[t] * c.max_seq + pos[t]) * c.nkv + h) * c.hd;
+          for (int i = 0; i < c.hd; ++i) {
+            kh[base + i] = __float2half_rn((float)y[i]);
+            vh[base + i] = __float2half_rn(qkv[(size_t)t * row + (c.nh + c.nkv + h) * c.hd + i]);
+          }
+        }
+        attention_ref(qt, kh, vh, slot[t], pos[t], c.nh, c.nkv, c.hd, c.max_seq, scale,
+                      ref.data() + t * per_t);
       }
-      attention_ref(qt, kh, vh, slot[t], pos[t], c.nh, c.nkv, c.hd, c.max_seq, scale,
-                    ref.data() + t * per_t);
+      DeviceBuffer<float> dqkv(qkv), out(ref.size()),
+          scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, c.splits));
+      DeviceBuffer<__half> out_h(ref.size());
+      DeviceBuffer<int32_t> dpos(pos), dslot(slot);
+      out.poison();
+      out_h.poison();
+      scratch.poison();
+      k::AttentionArgs a;
+      a.qkv = dqkv.get();
+      a.cos_sin = dcs.get();
+      a.interleaved = c.interleaved;
+      a.k_cache = dk.get();
+      a.v_cache = dv.get();
+      a.pos = dpos.get();
+      a.slot = dslot.get();
+      a.out = out.get();
+      a.out_h = out_h.get();
+      a.dest = ddest.get();
+      a.scratch = scratch.get();
+      a.counters = counters.get();
+      a.T = c.T;
+      a.n_heads = c.nh;
+      a.n_kv = c.nkv;
+      a.hd = c.hd;
+      a.max_seq = c.max_seq;
+      a.n_splits = c.splits;
+      a.scale = scale;
+      k::attention_decode(nullptr, a);
+      const auto got = out.download();
+      const double err = rel_err(got, ref);
+      CAPTURE(err);
+      CHECK(err < 1e-4);
+      // The staged copy for the output projection holds the same values.
+      CHECK(staged_mismatches(got, out_h.download(), dest, c.T, c.nh * c.hd) == 0);
+      // The cache now holds the new keys (roped, within fp16 rounding of the
+      // float64 value) and values (exactly), and nothing else changed.
+      const auto ko = dk.download(), vo = dv.download();
+      int kv_bad = 0;
+      for (size_t i = 0; i < cache_n; ++i) {
+        const float gk = __half2float(ko[i]), wk = __half2float(kh[i]);
+        if (!(std::fabs(gk - wk) <= 1e-3 * std::fabs(wk) + 1e-4)) ++kv_bad;
+        if (__half2float(vo[i]) != __half2float(vh[i])) ++kv_bad;
+      }
+      CHECK(kv_bad == 0);
+      CHECK(!same_bits(k_before, kh));
+      const auto cnt = counters.download();
+      CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
+      // Continue from the device's cache (its keys may differ from kh by an
+      // fp16 rounding step).
+      kh = ko;
+      for (int32_t& p : pos) ++p;
     }
-    DeviceBuffer<float> dqkv(qkv), dcs(cs), out(ref.size()),
-        scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, c.splits));
-    DeviceBuffer<int32_t> dpos(pos), dslot(slot),
-        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
-    out.poison();
-    scratch.poison();
-    k::AttentionArgs a;
-    a.qkv = dqkv.get();
-    a.cos_sin = dcs.get();
-    a.interleaved = c.interleaved;
-    a.k_cache = dk.get();
-    a.v_cache = dv.get();
-    a.pos = dpos.get();
-    a.slot = dslot.get();
-    a.out = out.get();
-    a.scratch = scratch.get();
-    a.counters = counters.get();
-    a.T = c.T;
-    a.n_heads = c.nh;
-    a.n_kv = c.nkv;
-    a.hd = c.hd;
-    a.max_seq = c.max_seq;
-    a.n_splits = c.splits;
-    a.scale = scale;
-    k::attention_decode(nullptr, a);
-    const double err = rel_err(out.download(), ref);
-    CAPTURE(err);
-    CHECK(err < 1e-4);
-    // The cache now holds the new keys (roped, within fp16 rounding of the
-    // float64 value) and values (exactly), and nothing else changed.
-    const auto ko = dk.download(), vo = dv.download();
-    for (size_t i = 0; i < cache_n; ++i) {
-      const float got = __half2float(ko[i]), want = __half2float(kh[i]);
-      if (!(std::fabs(got - want) <= 1e-3 * std::fabs(want) + 1e-4)) ++kv_bad;
-      if (__half2float(vo[i]) != __half2float(vh[i])) ++kv_bad;
-    }
-    CHECK(kv_bad == 0);
-    CHECK(!same_bits(k_before, kh));
-    const auto cnt = counters.download();
-    CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
   }
+}
+
+TEST_CASE("swiglu and rmsnorm write the staged fp16 input of the next product") {
+  std::mt19937 rng(99);
+  const int T = 3, hidden = 200, dim = 96;
+  const auto gu = randn(rng, (size_t)T * 2 * hidden, 2.0f);
+  const auto dest = random_dest(rng, hidden);
+  DeviceBuffer<float> dgu(gu), out((size_t)T * hidden);
+  DeviceBuffer<__half> out_h((size_t)T * hidden);
+  DeviceBuffer<int32_t> ddest(dest);
+  out.poison();
+  out_h.poison();
+  k::swiglu(nullptr, dgu.get(), 2 * hidden, hidden, out.get(), T, hidden, nullptr, 0, out_h.get(),
+            ddest.get());
+  CHECK(staged_mismatches(out.download(), out_h.download(), dest, T, hidden) == 0);
+
+  const auto x = randn(rng, (size_t)T * dim, 3.0f), w = randn(rng, dim);
+  const auto ndest = random_dest(rng, dim);
+  DeviceBuffer<float> dx(x), dw(w), nout((size_t)T * dim);
+  DeviceBuffer<__half> nout_h((size_t)T * dim);
+  DeviceBuffer<int32_t> dndest(ndest);
+  nout.poison();
+  nout_h.poison();
+  k::rmsnorm(nullptr, dx.get(), dw.get(), nout.get(), T, dim, 1e-5f, nullptr, 0, nout_h.get(),
+             dndest.get());
+  CHECK(staged_mismatches(nout.download(), nout_h.download(), ndest, T, dim) == 0);
 }
