@@ -250,6 +250,30 @@ int staged_mismatches(const std::vector<float>& v, const std::vector<__half>& st
   return bad;
 }
 
+// The arguments both attention tests share (queries and outputs are set by
+// the caller).
+struct AttentionShape { int T, nh, nkv, hd, max_seq, splits; };
+k::AttentionArgs attention_args(const AttentionShape& c, float scale, DeviceBuffer<__half>& kc,
+                                DeviceBuffer<__half>& vc, DeviceBuffer<int32_t>& pos,
+                                DeviceBuffer<int32_t>& slot, DeviceBuffer<float>& scratch,
+                                DeviceBuffer<int32_t>& counters) {
+  k::AttentionArgs a;
+  a.k_cache = kc.get();
+  a.v_cache = vc.get();
+  a.pos = pos.get();
+  a.slot = slot.get();
+  a.scratch = scratch.get();
+  a.counters = counters.get();
+  a.T = c.T;
+  a.n_heads = c.nh;
+  a.n_kv = c.nkv;
+  a.hd = c.hd;
+  a.max_seq = c.max_seq;
+  a.n_splits = c.splits;
+  a.scale = scale;
+  return a;
+}
+
 bool same_bits(const std::vector<__half>& a, const std::vector<__half>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(__half)) == 0;
 }
@@ -294,23 +318,11 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
     DeviceBuffer<int32_t> dpos(pos), dslot(slot),
         counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
     scratch.poison();
-    k::AttentionArgs a;
+    k::AttentionArgs a = attention_args({c.T, c.nh, c.nkv, c.hd, c.max_seq, c.splits}, scale, dk, dv,
+                                        dpos, dslot, scratch, counters);
     a.q = dq.get();
-    a.k_cache = dk.get();
-    a.v_cache = dv.get();
-    a.pos = dpos.get();
-    a.slot = dslot.get();
     a.out = out.get();
-    a.scratch = scratch.get();
-    a.counters = counters.get();
-    a.T = c.T;
-    a.n_heads = c.nh;
-    a.n_kv = c.nkv;
-    a.hd = c.hd;
-    a.max_seq = c.max_seq;
     a.min_chunk = c.chunk;
-    a.n_splits = c.splits;
-    a.scale = scale;
     for (int rep = 0; rep < 2; ++rep) {  // the counters must be ready for a second call
       out.poison();
       k::attention_decode(nullptr, a);
@@ -397,26 +409,14 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
       out.poison();
       out_h.poison();
       scratch.poison();
-      k::AttentionArgs a;
+      k::AttentionArgs a = attention_args({c.T, c.nh, c.nkv, c.hd, c.max_seq, c.splits}, scale, dk,
+                                          dv, dpos, dslot, scratch, counters);
       a.qkv = dqkv.get();
       a.cos_sin = dcs.get();
       a.interleaved = c.interleaved;
-      a.k_cache = dk.get();
-      a.v_cache = dv.get();
-      a.pos = dpos.get();
-      a.slot = dslot.get();
       a.out = out.get();
       a.out_h = out_h.get();
       a.dest = ddest.get();
-      a.scratch = scratch.get();
-      a.counters = counters.get();
-      a.T = c.T;
-      a.n_heads = c.nh;
-      a.n_kv = c.nkv;
-      a.hd = c.hd;
-      a.max_seq = c.max_seq;
-      a.n_splits = c.splits;
-      a.scale = scale;
       k::attention_decode(nullptr, a);
       const auto got = out.download();
       const double err = rel_err(got, ref);
