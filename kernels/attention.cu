@@ -6,9 +6,10 @@
 //     factor that rescales what was accumulated before;
 //  3. P·V: each thread owns 8 dims of V for a strided subset of keys.
 // The first loads of K are issued before the queries are read. A
-// shared-memory sum over the key subsets gives the range's unnormalised o; with one range it is the answer, otherwise o, m, l go to
-// scratch and the last block of the (token, KV head) to finish (a counter per
-// pair) merges the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
+// shared-memory sum over the key subsets gives the range's unnormalised o;
+// with one range it is the answer, otherwise o, m, l go to scratch and the
+// last block of the (token, KV head) to finish (a counter per pair) merges
+// the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
 // In decode mode (AttentionArgs::qkv) the block holding the newest key also
 // ropes it, rounds it and the value to fp16, writes both to the cache and
 // uses them from shared memory; every block ropes its own queries.
@@ -24,7 +25,7 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
-constexpr int kUnroll = 4;                  // K or V rows in flight per thread
+constexpr int kUnroll = 4;                 // K or V rows in flight per thread
 
 __device__ __forceinline__ void unpack8(uint4 u, float* f) {
   const half2* h = reinterpret_cast<const half2*>(&u);
@@ -99,7 +100,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   const int lpk = hd / 8;    // lanes per key
   const int kpw = 32 / lpk;  // keys per warp pass (lpk divides 32 when hd <= 256)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int sub = lane % lpk, kl = lane / lpk;                         // scores
+  const int sub = lane % lpk, kl = lane / lpk;                                     // scores
   const int dg = threadIdx.x % lpk, kg = threadIdx.x / lpk, nkg = kThreads / lpk;  // P·V
 
   __shared__ float s_score[kAttnMaxGroup][kAttnMaxChunk];
@@ -161,8 +162,10 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   for (int i = threadIdx.x; i < G * lpk; i += kThreads) {
     const int h = kvh * G + i / lpk, d0 = (i % lpk) * 8;
     float y[8];
-    if (a.qkv) rope8(a.qkv + t * qkv_row + (size_t)h * hd, cs, hd, d0, a.interleaved, y);
-    else load8f(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
+    if (a.qkv)
+      rope8(a.qkv + t * qkv_row + (size_t)h * hd, cs, hd, d0, a.interleaved, y);
+    else
+      load8f(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
 #pragma unroll
     for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * a.scale;
   }
@@ -293,10 +296,12 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   const size_t head0 = (size_t)t * a.n_heads + (size_t)kvh * G;
   auto emit = [&](int g, int d, float v) {
     if (a.out) a.out[(head0 + g) * hd + d] = v;
-    if (a.out_h) gptq_store_staged(a.out_h + (size_t)t * a.n_heads * hd, a.dest[(kvh * G + g) * hd + d], v);
+    if (a.out_h)
+      gptq_store_staged(a.out_h + (size_t)t * a.n_heads * hd, a.dest[(kvh * G + g) * hd + d], v);
   };
   float* part_o = a.scratch;
-  float2* part_ml = reinterpret_cast<float2*>(a.scratch + (size_t)a.T * a.n_heads * a.n_splits * hd);
+  float2* part_ml =
+      reinterpret_cast<float2*>(a.scratch + (size_t)a.T * a.n_heads * a.n_splits * hd);
   for (int i = threadIdx.x; i < G * hd; i += kThreads) {
     float s = 0.0f;
     for (int k = 0; k < nkg; ++k) s += s_acc[(size_t)k * G * hd + i];
@@ -373,7 +378,9 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
   return (size_t)T * n_heads * n_splits * (hd + 2);
 }
 
-size_t attention_counters(int T, int n_kv) { return (size_t)T * n_kv; }
+size_t attention_counters(int T, int n_kv) {
+  return (size_t)T * n_kv;
+}
 
 int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
   const size_t smem = (size_t)(kThreads / (hd / 8)) * (n_heads / n_kv) * hd * sizeof(float);

@@ -135,8 +135,8 @@ constexpr size_t kStagedBytes = 48 * 1024;
 
 __global__ void __launch_bounds__(32 * kStagedWarps)
     dense_gemv_staged_kernel(const float* __restrict__ x, const half* __restrict__ w,
-                             const float* __restrict__ bias, float* __restrict__ out, int M,
-                             int K, int N, int ldo, bool accumulate) {
+                             const float* __restrict__ bias, float* __restrict__ out, int M, int K,
+                             int N, int ldo, bool accumulate) {
   extern __shared__ float4 xs4[];  // [M][K / 4]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int n0 = (blockIdx.x * kStagedWarps + warp) * kCols;

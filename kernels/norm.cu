@@ -13,8 +13,7 @@ constexpr int kPerThread = 8;  // row elements a thread keeps in registers
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                float* __restrict__ out, int T, int dim, float eps, float* zero,
                                size_t zero_n, half* __restrict__ out_h,
-                               const int32_t* __restrict__ dest,
-                               const int32_t* __restrict__ rows) {
+                               const int32_t* __restrict__ dest, const int32_t* __restrict__ rows) {
   // The norm weights and staging positions never change: fetched before
   // waiting for the kernel that writes x. x comes through L2 (written by the
   // previous kernel; see gptq_gemv.cu on programmatic launch).

@@ -42,8 +42,8 @@ void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* 
   const size_t n = (size_t)T * hidden;
   if (n == 0) return;
   const int blocks = (int)std::min<size_t>((n + 255) / 256, 132 * 8);
-  launch_kernel(swiglu_kernel, dim3(blocks), dim3(256), 0, stream, gu, ld, up_offset, out, T, hidden,
-                zero, zero_n, out_h, dest);
+  launch_kernel(swiglu_kernel, dim3(blocks), dim3(256), 0, stream, gu, ld, up_offset, out, T,
+                hidden, zero, zero_n, out_h, dest);
 }
 
 }  // namespace rewoo::kernels
