@@ -27,22 +27,6 @@ constexpr int kThreads = 128;
 constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
 constexpr int kUnroll = 4;                 // K or V rows in flight per thread
 
-__device__ __forceinline__ void unpack8(uint4 u, float* f) {
-  const half2* h = reinterpret_cast<const half2*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __half22float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-
-__device__ __forceinline__ void load8f(const float* p, float* f) {
-  const float4 a = __ldcg(reinterpret_cast<const float4*>(p));
-  const float4 b = __ldcg(reinterpret_cast<const float4*>(p) + 1);
-  f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
-}
-
 // Dims d0..d0+7 (d0 % 8 == 0) of one roped head vector x (cs: the position's
 // (cos, sin) pairs), with exactly the arithmetic of rope_kv_kernel. x was
 // written by the previous kernel: read through L2 (see gptq_gemv.cu on
@@ -51,10 +35,10 @@ __device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, i
                                       bool interleaved, float* y) {
   const int h2 = hd / 2;
   float xv[8];
-  load8f(x + d0, xv);
+  ldcg_floats<8>(x + d0, xv);
   if (interleaved) {
     float c[8];
-    load8f(cs + d0, c);  // pairs j = d0/2 .. d0/2 + 3
+    ldcg_floats<8>(cs + d0, c);  // pairs j = d0/2 .. d0/2 + 3
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       y[2 * i] = xv[2 * i] * c[2 * i] - xv[2 * i + 1] * c[2 * i + 1];
@@ -64,9 +48,9 @@ __device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, i
     const bool lo = d0 < h2;
     const int j0 = lo ? d0 : d0 - h2;
     float xp[8], c[16];
-    load8f(x + (lo ? d0 + h2 : d0 - h2), xp);
-    load8f(cs + 2 * j0, c);
-    load8f(cs + 2 * j0 + 8, c + 8);
+    ldcg_floats<8>(x + (lo ? d0 + h2 : d0 - h2), xp);
+    ldcg_floats<8>(cs + 2 * j0, c);
+    ldcg_floats<8>(cs + 2 * j0 + 8, c + 8);
 #pragma unroll
     for (int i = 0; i < 8; ++i)
       y[i] = lo ? xv[i] * c[2 * i] - xp[i] * c[2 * i + 1] : xp[i] * c[2 * i + 1] + xv[i] * c[2 * i];
@@ -142,7 +126,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
     const float* src = a.qkv + t * qkv_row + (size_t)(a.n_heads + (is_v ? a.n_kv : 0) + kvh) * hd;
     float y[8];
     if (is_v) {
-      load8f(src + d0, y);
+      ldcg_floats<8>(src + d0, y);
     } else {
       rope8(src, cs, hd, d0, a.interleaved, y);
     }
@@ -165,7 +149,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
     if (a.qkv)
       rope8(a.qkv + t * qkv_row + (size_t)h * hd, cs, hd, d0, a.interleaved, y);
     else
-      load8f(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
+      ldcg_floats<8>(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
 #pragma unroll
     for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * a.scale;
   }
@@ -202,7 +186,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
 #pragma unroll
           for (int i = 0; i < 8; ++i) kf[u][i] = s_new[0][sub * 8 + i];
         } else {
-          unpack8(kr[u], kf[u]);
+          unpack_half8(kr[u], kf[u]);
         }
       }
       // Each query head's 8 dims are read from shared memory once per
@@ -271,7 +255,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
 #pragma unroll
           for (int i = 0; i < 8; ++i) vf[i] = s_new[1][dg * 8 + i];
         } else {
-          unpack8(vr[u], vf);
+          unpack_half8(vr[u], vf);
         }
 #pragma unroll
         for (int g = 0; g < kAttnMaxGroup; ++g) {

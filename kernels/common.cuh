@@ -36,6 +36,32 @@ __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
   return r;
 }
 
+// The 8 fp16 values of a 16-byte word as floats.
+__device__ __forceinline__ void unpack_half8(uint4 u, float* f) {
+  const half2* h = reinterpret_cast<const half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 v = __half22float2(h[i]);
+    f[2 * i] = v.x;
+    f[2 * i + 1] = v.y;
+  }
+}
+
+// N consecutive floats (16-byte aligned, N % 4 == 0) in 16-byte loads
+// through L2: for data the previous kernel wrote, which under programmatic
+// dependent launch the non-coherent path could serve stale.
+template <int N>
+__device__ __forceinline__ void ldcg_floats(const float* p, float* f) {
+#pragma unroll
+  for (int i = 0; i < N / 4; ++i) {
+    const float4 v = __ldcg(reinterpret_cast<const float4*>(p) + i);
+    f[4 * i] = v.x;
+    f[4 * i + 1] = v.y;
+    f[4 * i + 2] = v.z;
+    f[4 * i + 3] = v.w;
+  }
+}
+
 // Programmatic dependent launch (Hopper and newer). Every kernel starts with
 // pdl_enter(): it lets the next kernel in the stream be scheduled at once
 // (its blocks take SM slots as this kernel's blocks retire) and then waits

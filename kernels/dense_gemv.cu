@@ -19,14 +19,7 @@ template <>
 struct Vec<half> {
   static constexpr int n = 8;
   __device__ static void load(const half* p, float* f) {
-    const uint4 u = ld_stream(reinterpret_cast<const uint4*>(p));
-    const half2* h = reinterpret_cast<const half2*>(&u);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 v = __half22float2(h[i]);
-      f[2 * i] = v.x;
-      f[2 * i + 1] = v.y;
-    }
+    unpack_half8(ld_stream(reinterpret_cast<const uint4*>(p)), f);
   }
 };
 template <>
@@ -40,21 +33,6 @@ struct Vec<float> {
     f[3] = __uint_as_float(u.w);
   }
 };
-
-// N consecutive activations (16-byte aligned) in 16-byte loads through L2:
-// the previous kernel wrote them, and under programmatic dependent launch the
-// non-coherent path could serve stale lines.
-template <int N>
-__device__ __forceinline__ void load_x(const float* p, float* f) {
-#pragma unroll
-  for (int i = 0; i < N / 4; ++i) {
-    const float4 v = __ldcg(reinterpret_cast<const float4*>(p) + i);
-    f[4 * i] = v.x;
-    f[4 * i + 1] = v.y;
-    f[4 * i + 2] = v.z;
-    f[4 * i + 3] = v.w;
-  }
-}
 
 template <typename W>
 __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restrict__ w,
@@ -87,7 +65,7 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
 #pragma unroll
           for (int u = 0; u < kUnroll; ++u) {
             float xf[VN];
-            load_x<VN>(xr + u * 32 * VN, xf);
+            ldcg_floats<VN>(xr + u * 32 * VN, xf);
 #pragma unroll
             for (int i = 0; i < VN; ++i) acc[r] += wf[u][i] * xf[i];
           }
@@ -101,7 +79,7 @@ __global__ void dense_gemv_kernel(const float* __restrict__ x, const W* __restri
       for (int r = 0; r < kRows; ++r) {
         if (r < rows) {
           float xf[VN];
-          load_x<VN>(x + (size_t)(m0 + r) * K + k, xf);
+          ldcg_floats<VN>(x + (size_t)(m0 + r) * K + k, xf);
 #pragma unroll
           for (int i = 0; i < VN; ++i) acc[r] += wf[i] * xf[i];
         }
@@ -162,15 +140,7 @@ __global__ void __launch_bounds__(32 * kStagedWarps)
     if (k8 >= K8) return;
     float wf[kCols][8];
 #pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      const half2* h = reinterpret_cast<const half2*>(&wa[buf][c]);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float2 v = __half22float2(h[i]);
-        wf[c][2 * i] = v.x;
-        wf[c][2 * i + 1] = v.y;
-      }
-    }
+    for (int c = 0; c < kCols; ++c) unpack_half8(wa[buf][c], wf[c]);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       if (r >= M) break;
