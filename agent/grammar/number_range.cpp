@@ -221,8 +221,9 @@ class NonNegRange {
     if (!tl && !th) return "[0-9]" + (i == 0 ? plus() : star());
     if (i >= k) {
       // Past both bounds' digits: the bound digits are all zero from here.
-      if (tl && th) return (lo_.incl && hi_->incl) ? std::optional<std::string>("\"0\"*") : std::nullopt;
-      if (th) return hi_->incl ? std::optional<std::string>("\"0\"*") : std::nullopt;
+      const std::string zeros = "\"0\"" + star();
+      if (tl && th) return (lo_.incl && hi_->incl) ? std::optional<std::string>(zeros) : std::nullopt;
+      if (th) return hi_->incl ? std::optional<std::string>(zeros) : std::nullopt;
       return lo_.incl ? "[0-9]" + star() : "\"0\"" + star() + " [1-9] [0-9]" + star();
     }
     auto key = std::make_tuple(1, size_t{0}, i, tl, th);

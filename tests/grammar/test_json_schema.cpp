@@ -170,6 +170,10 @@ TEST_CASE("max_number_digits bounds one-sided ranges and fractions") {
   check(R"({"type":"number","minimum":0.5,"maximum":2})", "1." + std::string(30, '9'), false);
   check(R"({"type":"number","exclusiveMinimum":0})", "0.000001", true);
   check(R"({"type":"number","exclusiveMinimum":0})", "0", false);
+  // Trailing zeros past an inclusive upper bound count too.
+  check(R"({"type":"number","maximum":2})", "2.000", true);
+  check(R"({"type":"number","maximum":2})", "2." + std::string(30, '0'), false);
+  check(R"({"type":"number","minimum":-3})", "-3." + std::string(30, '0'), false);
   // A bound longer than the cap is still reachable.
   check(R"({"type":"integer","minimum":12345678901234567890})", "12345678901234567890", true);
   // Unbounded without the option.
