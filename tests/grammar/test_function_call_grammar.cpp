@@ -15,8 +15,9 @@ using namespace rewoo::agent::grammar;
 using rewoo::agent::CallFormat;
 
 namespace {
-Grammar call_grammar(CallFormat f) {
-  auto text = function_call_gbnf(rewoo::test::call_registry(), f);
+Grammar call_grammar(CallFormat f,
+                     const rewoo::tools::Registry& r = rewoo::test::call_registry()) {
+  auto text = function_call_gbnf(r, f);
   REQUIRE_MESSAGE(text, text.error().to_string());
   auto g = Grammar::parse(*text);
   REQUIRE_MESSAGE(g, g.error().to_string() << "\n" << *text);
@@ -103,12 +104,9 @@ TEST_CASE("function-call grammar: closing declared objects keeps schemas whose p
       {"properties":{"to":{"type":"string"}},"required":["to"]}]})")));
   (void)r.add(std::make_shared<rewoo::test::FakeTool>("open", json::parse(R"({"type":"object",
       "properties":{"path":{"type":"string"}},"required":["path","mode"]})")));
-  auto text = function_call_gbnf(r, CallFormat::kJson);
-  REQUIRE_MESSAGE(text, text.error().to_string());
-  auto g = Grammar::parse(*text);
-  REQUIRE_MESSAGE(g, g.error().to_string());
-  CHECK(g->matches(R"({"function": "move", "params": {"from": "a", "to": "b"}})"));
-  CHECK(g->matches(R"({"function": "open", "params": {"path": "a", "mode": "r"}})"));
+  const Grammar g = call_grammar(CallFormat::kJson, r);
+  CHECK(g.matches(R"({"function": "move", "params": {"from": "a", "to": "b"}})"));
+  CHECK(g.matches(R"({"function": "open", "params": {"path": "a", "mode": "r"}})"));
 }
 
 TEST_CASE("function-call grammar: calls through allOf over $defs and anyOf match; plain objects are closed") {
@@ -125,14 +123,11 @@ TEST_CASE("function-call grammar: calls through allOf over $defs and anyOf match
                {"properties":{"card":{"type":"string"}},"required":["card"]}]})")));
   (void)r.add(std::make_shared<rewoo::test::FakeTool>("find", json::parse(R"({"type":"object",
       "properties":{"q":{"type":"string"}},"required":["q"]})")));
-  auto text = function_call_gbnf(r, CallFormat::kJson);
-  REQUIRE_MESSAGE(text, text.error().to_string());
-  auto g = Grammar::parse(*text);
-  REQUIRE_MESSAGE(g, g.error().to_string());
-  CHECK(g->matches(R"({"function": "copy", "params": {"src": "a", "dst": "b"}})"));
-  CHECK(g->matches(R"({"function": "pay", "params": {"amount": 5, "iban": "DE00"}})"));
-  CHECK(g->matches(R"({"function": "find", "params": {"q": "x"}})"));
-  CHECK_FALSE(g->matches(R"({"function": "find", "params": {"q": "x", "extra": 1}})"));  // plain: closed
+  const Grammar g = call_grammar(CallFormat::kJson, r);
+  CHECK(g.matches(R"({"function": "copy", "params": {"src": "a", "dst": "b"}})"));
+  CHECK(g.matches(R"({"function": "pay", "params": {"amount": 5, "iban": "DE00"}})"));
+  CHECK(g.matches(R"({"function": "find", "params": {"q": "x"}})"));
+  CHECK_FALSE(g.matches(R"({"function": "find", "params": {"q": "x", "extra": 1}})"));  // plain: closed
 }
 
 TEST_CASE("function-call grammar: closing declared objects follows $ref chains and $ref branches") {
@@ -149,14 +144,11 @@ TEST_CASE("function-call grammar: closing declared objects follows $ref chains a
       "$defs":{"Addr":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
       "properties":{"weight":{"type":"integer"}},"required":["weight"],
       "anyOf":[{"$ref":"#/$defs/Addr"},{"properties":{"box":{"type":"string"}},"required":["box"]}]})")));
-  auto text = function_call_gbnf(r, CallFormat::kJson);
-  REQUIRE_MESSAGE(text, text.error().to_string());
-  auto g = Grammar::parse(*text);
-  REQUIRE_MESSAGE(g, g.error().to_string());
-  CHECK(g->matches(R"({"function": "tag", "params": {"x": "a", "y": "b"}})"));
-  CHECK(g->matches(R"({"function": "ship", "params": {"weight": 2, "city": "Oslo"}})"));
-  CHECK(g->matches(R"({"function": "ship", "params": {"weight": 2, "box": "7"}})"));
+  const Grammar g = call_grammar(CallFormat::kJson, r);
+  CHECK(g.matches(R"({"function": "tag", "params": {"x": "a", "y": "b"}})"));
+  CHECK(g.matches(R"({"function": "ship", "params": {"weight": 2, "city": "Oslo"}})"));
+  CHECK(g.matches(R"({"function": "ship", "params": {"weight": 2, "box": "7"}})"));
   // still closed: keys no branch declares
-  CHECK_FALSE(g->matches(R"({"function": "tag", "params": {"x": "a", "y": "b", "z": 1}})"));
-  CHECK_FALSE(g->matches(R"({"function": "ship", "params": {"weight": 2, "box": "7", "z": 1}})"));
+  CHECK_FALSE(g.matches(R"({"function": "tag", "params": {"x": "a", "y": "b", "z": 1}})"));
+  CHECK_FALSE(g.matches(R"({"function": "ship", "params": {"weight": 2, "box": "7", "z": 1}})"));
 }
