@@ -138,7 +138,10 @@ class CudaBackend final : public Backend {
   // The forward pass over T tokens already in tok_/pos_/slot_ on the device;
   // logits for the R rows listed in rows_. decode: one token per sequence,
   // RoPE and the KV-cache write fused into attention.
-  Status run_tokens(int T, int R, int attn_chunk, int attn_splits, bool decode);
+  Status run_tokens(int T, int R, int attn_splits, bool decode);
+  // One step on the stream: the ids in from h_ids_, run_tokens(), and the R
+  // logit rows out to h_logits_ (a decode step is captured whole).
+  Status enqueue_step(int T, int R, int attn_splits, bool decode);
   // Attention splits per (token, KV head) of a decode step of T tokens: one
   // wave of blocks (fewer at short contexts, see AttentionArgs::min_chunk).
   int decode_splits(int T) const;
@@ -462,7 +465,7 @@ Status CudaBackend::run_linear(const std::vector<LinearPart>& parts, const float
   return {};
 }
 
-Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits, bool decode) {
+Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
   const ModelConfig& c = w_->config;
   const int hd = c.head_dim, qkv_n = (c.n_heads + 2 * c.n_kv_heads) * hd;
   const float scale = 1.0f / std::sqrt((float)hd);
@@ -506,7 +509,7 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits, bo
     at.n_kv = c.n_kv_heads;
     at.hd = hd;
     at.max_seq = max_seq_;
-    at.min_chunk = attn_chunk;
+    at.min_chunk = decode ? kDecodeAttnChunk : kPrefillAttnChunk;
     at.n_splits = attn_splits;
     at.scale = scale;
     k::attention_decode(stream_, at);
@@ -535,27 +538,25 @@ Status CudaBackend::run_tokens(int T, int R, int attn_chunk, int attn_splits, bo
 }
 
 
+Status CudaBackend::enqueue_step(int T, int R, int attn_splits, bool decode) {
+  REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h_ids_.get(), ids_.bytes(), cudaMemcpyHostToDevice,
+                                 stream_));
+  REWOO_TRY(run_tokens(T, R, attn_splits, decode));
+  if (R > 0)
+    REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
+                                   (size_t)R * w_->config.vocab_size * sizeof(float),
+                                   cudaMemcpyDeviceToHost, stream_));
+  return {};
+}
+
 Status CudaBackend::launch_decode(int T) {
   auto it = graphs_.find(T);
   if (it == graphs_.end()) {
-    // Capture the whole step once for this batch size: the copy of the
-    // token/position/slot/row ids in from the pinned h_ids_ (which the host
-    // refills before each launch), the forward, and the copy of the T logit
-    // rows out to h_logits_.
+    // Capture the whole step once for this batch size; replays copy in the
+    // ids the host writes to the pinned h_ids_ before each launch.
     cudaGraph_t graph = nullptr;
     REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const cudaError_t in = cudaMemcpyAsync(ids_.get(), h_ids_.get(), ids_.bytes(),
-                                           cudaMemcpyHostToDevice, stream_);
-    Status st = in == cudaSuccess ? run_tokens(T, T, kDecodeAttnChunk, decode_splits(T), true)
-                                  : Status(Error(fmt::format("cudaMemcpyAsync failed: {}",
-                                                             cudaGetErrorString(in)), "cuda"));
-    if (st) {
-      const cudaError_t e = cudaMemcpyAsync(h_logits_.get(), logits_.get(),
-                                            (size_t)T * w_->config.vocab_size * sizeof(float),
-                                            cudaMemcpyDeviceToHost, stream_);
-      if (e != cudaSuccess)
-        st = Error(fmt::format("cudaMemcpyAsync failed: {}", cudaGetErrorString(e)), "cuda");
-    }
+    const Status st = enqueue_step(T, T, decode_splits(T), true);
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st) {
       if (graph) cudaGraphDestroy(graph);
@@ -633,13 +634,8 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
     if (decode) {
       REWOO_TRY(launch_decode(T));  // R == T
     } else {
-      REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h, ids_.bytes(), cudaMemcpyHostToDevice, stream_));
       const int splits = std::min(ceil_div(max_pos + 1, kPrefillAttnChunk), kMaxPrefillSplits);
-      REWOO_TRY(run_tokens(T, std::max(R, 0), kPrefillAttnChunk, splits, false));
-      if (R > 0)
-        REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
-                                       (size_t)R * c.vocab_size * sizeof(float),
-                                       cudaMemcpyDeviceToHost, stream_));
+      REWOO_TRY(enqueue_step(T, R, splits, false));
     }
     REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
     REWOO_CUDA_TRY(cudaGetLastError());
