@@ -2,11 +2,8 @@
 // operations) over a per-slot fp32 KV cache, with the matmuls in
 // cpu_kernels.h spread over a thread pool.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
