@@ -1,5 +1,5 @@
-// Split-K attention over the fp16 KV cache. Block (split, kv head, token),
-// 128 threads, one range of keys (see AttentionArgs::min_chunk), scored in
+// Split-K attention over the fp16 KV cache. Block (split, KV head x head
+// group, token), 128 threads, one range of keys (see AttentionArgs::min_chunk), scored in
 // sub-chunks of up to kAttnMaxChunk keys with an online softmax:
 //  1. scores: hd/8 lanes share one key (16-byte loads of K), shuffles reduce;
 //  2. per query head: the chunk's max, the running max m and sum l, and the
@@ -8,7 +8,7 @@
 // The first loads of K are issued before the queries are read. A
 // shared-memory sum over the key subsets gives the range's unnormalised o;
 // with one range it is the answer, otherwise o, m, l go to scratch and the
-// last block of the (token, KV head) to finish (a counter per pair) merges
+// last block of the (token, head group) to finish (a counter per group) merges
 // the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
 // In decode mode (AttentionArgs::qkv) the block holding the newest key also
 // ropes it, rounds it and the value to fp16, writes both to the cache and
@@ -26,6 +26,21 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
 constexpr int kUnroll = 4;                 // K or V rows in flight per thread
+// Query heads one decode block scores. A decode step has few (token, KV
+// head) pairs; splitting their query heads over several blocks shortens each
+// block's serial work (scores, P·V and the final sums all scale with it) at
+// the price of reading the block's keys and values once per head group, from
+// L2.
+constexpr int kDecodeHeadsPerBlock = 2;
+
+// Heads per block: the largest divisor of G up to the decode limit (decode),
+// all G (prefill, where tokens give enough blocks).
+int heads_per_block(int G, bool decode) {
+  if (!decode) return G;
+  for (int h = std::min(G, kDecodeHeadsPerBlock); h > 1; --h)
+    if (G % h == 0) return h;
+  return 1;
+}
 
 // Dims d0..d0+7 (d0 % 8 == 0) of one roped head vector x (cs: the position's
 // (cos, sin) pairs), with exactly the arithmetic of rope_kv_kernel. x was
@@ -65,7 +80,9 @@ __device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, i
   }
 }
 
-__global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionArgs a) {
+template <int MAXG>
+__global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
+    attention_kernel(const AttentionArgs a, int hpb) {
   // Decode mode: positions, slots and every key but the new one were written
   // before the previous kernel started (by the step's input copy and earlier
   // steps), so the first keys load while it drains; prefill mode reads keys
@@ -73,25 +90,27 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   const bool early = a.qkv != nullptr;
   pdl_trigger();
   if (!early) pdl_wait();
-  const int split = blockIdx.x, kvh = blockIdx.y, t = blockIdx.z;
+  const int G = a.n_heads / a.n_kv, n_sub = G / hpb;
+  const int split = blockIdx.x, kvh = blockIdx.y / n_sub, t = blockIdx.z;
+  const int hq0 = kvh * G + (blockIdx.y % n_sub) * hpb;  // first query head of the block
   const int L = a.pos[t] + 1;
   const int span = max(a.min_chunk, ceil_div(ceil_div(L, a.n_splits), 32) * 32);
   const int used = ceil_div(L, span);
   const int j0 = split * span;
   if (j0 >= L) return;  // the merge counts only the `used` ranges
   const int j1 = min(L, j0 + span);
-  const int hd = a.hd, G = a.n_heads / a.n_kv;
+  const int hd = a.hd;
   const int lpk = hd / 8;    // lanes per key
   const int kpw = 32 / lpk;  // keys per warp pass (lpk divides 32 when hd <= 256)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int sub = lane % lpk, kl = lane / lpk;                                     // scores
   const int dg = threadIdx.x % lpk, kg = threadIdx.x / lpk, nkg = kThreads / lpk;  // P·V
 
-  __shared__ float s_score[kAttnMaxGroup][kAttnMaxChunk];
-  __shared__ float s_m[kAttnMaxGroup], s_l[kAttnMaxGroup], s_corr[kAttnMaxGroup];
+  __shared__ float s_score[MAXG][kAttnMaxChunk];
+  __shared__ float s_m[MAXG], s_l[MAXG], s_corr[MAXG];
   __shared__ float s_new[2][kAttnMaxHeadDim];  // the new token's key and value
   __shared__ int s_last;
-  // [G][hd] scaled queries during the loop, then [nkg][G][hd] partial sums.
+  // [hpb][hd] scaled queries during the loop, then [nkg][hpb][hd] partial sums.
   extern __shared__ __align__(16) float s_dyn[];
   float* s_q = s_dyn;
   float* s_acc = s_dyn;
@@ -139,12 +158,15 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
       s_new[is_v][d0 + 2 * i] = r.x;
       s_new[is_v][d0 + 2 * i + 1] = r.y;
     }
-    half* dst = (is_v ? a.v_cache : a.k_cache) + cache0 + (size_t)(L - 1) * kv_row + d0;
-    *reinterpret_cast<uint4*>(dst) = packed;
+    // Every head group of the KV head computes the same values; one writes.
+    if (hq0 == kvh * G) {
+      half* dst = (is_v ? a.v_cache : a.k_cache) + cache0 + (size_t)(L - 1) * kv_row + d0;
+      *reinterpret_cast<uint4*>(dst) = packed;
+    }
   }
-  // Queries of the G heads, 8 dims per thread and pass.
-  for (int i = threadIdx.x; i < G * lpk; i += kThreads) {
-    const int h = kvh * G + i / lpk, d0 = (i % lpk) * 8;
+  // Queries of the block's heads, 8 dims per thread and pass.
+  for (int i = threadIdx.x; i < hpb * lpk; i += kThreads) {
+    const int h = hq0 + i / lpk, d0 = (i % lpk) * 8;
     float y[8];
     if (a.qkv)
       rope8(a.qkv + t * qkv_row + (size_t)h * hd, cs, hd, d0, a.interleaved, y);
@@ -153,13 +175,13 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
 #pragma unroll
     for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * a.scale;
   }
-  if ((int)threadIdx.x < G) {
+  if ((int)threadIdx.x < hpb) {
     s_m[threadIdx.x] = -INFINITY;
     s_l[threadIdx.x] = 0.0f;
   }
-  float acc[kAttnMaxGroup][8];
+  float acc[MAXG][8];
 #pragma unroll
-  for (int g = 0; g < kAttnMaxGroup; ++g)
+  for (int g = 0; g < MAXG; ++g)
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
   __syncthreads();
@@ -192,8 +214,8 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
       // Each query head's 8 dims are read from shared memory once per
       // kUnroll keys.
 #pragma unroll
-      for (int g = 0; g < kAttnMaxGroup; ++g) {
-        if (g >= G) break;
+      for (int g = 0; g < MAXG; ++g) {
+        if (g >= hpb) break;
         const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
         const float4 q0 = qv[0], q1 = qv[1];
 #pragma unroll
@@ -201,7 +223,11 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
           const float* f = kf[u];
           float d = q0.x * f[0] + q0.y * f[1] + q0.z * f[2] + q0.w * f[3];
           d += q1.x * f[4] + q1.y * f[5] + q1.z * f[6] + q1.w * f[7];
-          for (int o = lpk / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+          // Fixed trip count (lpk <= 32): the chains of all keys and heads
+          // interleave.
+#pragma unroll
+          for (int o = 16; o > 0; o >>= 1)
+            if (o < lpk) d += __shfl_xor_sync(0xffffffffu, d, o);
           const int j = jb + u * 4 * kpw + kl;
           if (j < nj && sub == 0) s_score[g][j] = d;
         }
@@ -209,7 +235,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
     }
     __syncthreads();
     // 2. softmax statistics, one warp per query head
-    for (int g = warp; g < G; g += kThreads / 32) {
+    for (int g = warp; g < hpb; g += kThreads / 32) {
       float m = -INFINITY;
       for (int j = lane; j < nj; j += 32) m = fmaxf(m, s_score[g][j]);
       m = fmaxf(warp_max(m), s_m[g]);
@@ -231,8 +257,8 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
     __syncthreads();
     // 3. P·V
 #pragma unroll
-    for (int g = 0; g < kAttnMaxGroup; ++g) {
-      if (g >= G) break;
+    for (int g = 0; g < MAXG; ++g) {
+      if (g >= hpb) break;
       const float corr = s_corr[g];
 #pragma unroll
       for (int i = 0; i < 8; ++i) acc[g][i] *= corr;
@@ -258,8 +284,8 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
           unpack_half8(vr[u], vf);
         }
 #pragma unroll
-        for (int g = 0; g < kAttnMaxGroup; ++g) {
-          if (g >= G) break;
+        for (int g = 0; g < MAXG; ++g) {
+          if (g >= hpb) break;
           const float p = s_score[g][j];
 #pragma unroll
           for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[i];
@@ -271,24 +297,24 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   // (s_acc now overwrites the queries.)
 
 #pragma unroll
-  for (int g = 0; g < kAttnMaxGroup; ++g) {
-    if (g >= G) break;
+  for (int g = 0; g < MAXG; ++g) {
+    if (g >= hpb) break;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) s_acc[((size_t)kg * G + g) * hd + dg * 8 + i] = acc[g][i];
+    for (int i = 0; i < 8; ++i) s_acc[((size_t)kg * hpb + g) * hd + dg * 8 + i] = acc[g][i];
   }
   __syncthreads();
-  const size_t head0 = (size_t)t * a.n_heads + (size_t)kvh * G;
+  const size_t head0 = (size_t)t * a.n_heads + hq0;
   auto emit = [&](int g, int d, float v) {
     if (a.out) a.out[(head0 + g) * hd + d] = v;
     if (a.out_h)
-      gptq_store_staged(a.out_h + (size_t)t * a.n_heads * hd, a.dest[(kvh * G + g) * hd + d], v);
+      gptq_store_staged(a.out_h + (size_t)t * a.n_heads * hd, a.dest[(hq0 + g) * hd + d], v);
   };
   float* part_o = a.scratch;
   float2* part_ml =
       reinterpret_cast<float2*>(a.scratch + (size_t)a.T * a.n_heads * a.n_splits * hd);
-  for (int i = threadIdx.x; i < G * hd; i += kThreads) {
+  for (int i = threadIdx.x; i < hpb * hd; i += kThreads) {
     float s = 0.0f;
-    for (int k = 0; k < nkg; ++k) s += s_acc[(size_t)k * G * hd + i];
+    for (int k = 0; k < nkg; ++k) s += s_acc[(size_t)k * hpb * hd + i];
     const int g = i / hd, d = i % hd;
     if (used == 1) {
       emit(g, d, s / s_l[g]);
@@ -299,11 +325,11 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   }
   if (used == 1) return;
 
-  // Merge: the last range of this (token, KV head) to finish does it.
+  // Merge: the last range of this (token, head group) to finish does it.
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) {
-    int32_t* counter = a.counters + (size_t)t * a.n_kv + kvh;
+    int32_t* counter = a.counters + head0;
     const int done = atomicAdd(counter, 1);
     s_last = done == used - 1;
     if (s_last) *counter = 0;  // ready for the next call
@@ -311,7 +337,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   __syncthreads();
   if (!s_last) return;
   __threadfence();
-  for (int g = warp; g < G; g += kThreads / 32) {
+  for (int g = warp; g < hpb; g += kThreads / 32) {
     const float2* ml = part_ml + (head0 + g) * a.n_splits;
     float m = -INFINITY;
     for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
@@ -331,7 +357,7 @@ __global__ void __launch_bounds__(kThreads, 3) attention_kernel(const AttentionA
   __syncthreads();
   // Four dims per thread and pass, four ranges' loads in flight.
   const int hd4 = hd / 4;
-  for (int i = threadIdx.x; i < G * hd4; i += kThreads) {
+  for (int i = threadIdx.x; i < hpb * hd4; i += kThreads) {
     const int g = i / hd4, d = (i % hd4) * 4;
     const float4* po = reinterpret_cast<const float4*>(part_o + (head0 + g) * a.n_splits * hd + d);
     const float* w = s_score[g];
@@ -362,17 +388,37 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
   return (size_t)T * n_heads * n_splits * (hd + 2);
 }
 
-size_t attention_counters(int T, int n_kv) {
-  return (size_t)T * n_kv;
+size_t attention_counters(int T, int n_heads) {
+  return (size_t)T * n_heads;
 }
 
-int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
-  const size_t smem = (size_t)(kThreads / (hd / 8)) * (n_heads / n_kv) * hd * sizeof(float);
+int attention_decode_groups(int n_heads, int n_kv) {
+  return n_heads / heads_per_block(n_heads / n_kv, true);
+}
+
+namespace {
+
+size_t dyn_smem(int hpb, int hd) {
+  return (size_t)(kThreads / (hd / 8)) * hpb * hd * sizeof(float);  // >= [hpb][hd]
+}
+
+template <int MAXG>
+int blocks_per_sm(int hpb, int hd) {
   int b = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, attention_kernel, kThreads, smem) !=
-      cudaSuccess)
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, attention_kernel<MAXG>, kThreads,
+                                                    dyn_smem(hpb, hd)) != cudaSuccess)
     return 1;
   return std::max(b, 1);
+}
+
+}  // namespace
+
+int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
+  const int hpb = heads_per_block(n_heads / n_kv, true);
+  if (hpb <= 1) return blocks_per_sm<1>(hpb, hd);
+  if (hpb <= 2) return blocks_per_sm<2>(hpb, hd);
+  if (hpb <= 4) return blocks_per_sm<4>(hpb, hd);
+  return blocks_per_sm<8>(hpb, hd);
 }
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
@@ -381,8 +427,17 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   a.n_splits = std::clamp(a.n_splits, 1, kMaxSplits);  // longer ranges instead
   a.min_chunk = std::max(32, a.min_chunk);
   const int G = a.n_heads / a.n_kv;
-  const size_t smem = (size_t)(kThreads / (a.hd / 8)) * G * a.hd * sizeof(float);  // >= [G][hd]
-  launch_kernel(attention_kernel, dim3(a.n_splits, a.n_kv, a.T), dim3(kThreads), smem, stream, a);
+  const int hpb = heads_per_block(G, a.qkv != nullptr);
+  const dim3 grid(a.n_splits, a.n_kv * (G / hpb), a.T);
+  const size_t smem = dyn_smem(hpb, a.hd);
+  if (hpb <= 1)
+    launch_kernel(attention_kernel<1>, grid, dim3(kThreads), smem, stream, a, hpb);
+  else if (hpb <= 2)
+    launch_kernel(attention_kernel<2>, grid, dim3(kThreads), smem, stream, a, hpb);
+  else if (hpb <= 4)
+    launch_kernel(attention_kernel<4>, grid, dim3(kThreads), smem, stream, a, hpb);
+  else
+    launch_kernel(attention_kernel<8>, grid, dim3(kThreads), smem, stream, a, hpb);
 }
 
 }  // namespace rewoo::kernels

@@ -1,8 +1,9 @@
 // Causal attention over the fp16 KV cache, GQA-aware, split along the keys
-// (flash-decoding): each block scores a range of keys for all query heads
-// that share a KV head, with an online softmax over sub-chunks of the range;
-// the last block of a (token, KV head) to finish merges the ranges with their
-// softmax statistics. The same kernel serves prefill (every token of a chunk
+// (flash-decoding): each block scores a range of keys for a group of the
+// query heads that share a KV head (all of them in prefill, a few in decode),
+// with an online softmax over sub-chunks of the range; the last block of a
+// (token, head group) to finish merges the ranges with their softmax
+// statistics. The same kernel serves prefill (every token of a chunk
 // is a query that sees keys 0..pos) and batched decode, where it also applies
 // RoPE to q and to the new key and writes the new key and value to the cache.
 #pragma once
@@ -51,7 +52,7 @@ struct AttentionArgs {
   float* scratch = nullptr;
   int32_t* counters = nullptr;
   int T = 0, n_heads = 0, n_kv = 0, hd = 0, max_seq = 0;
-  // Each (token, KV head) is cut into n_splits ranges of
+  // Each (token, head group) is cut into n_splits ranges of
   // span = max(min_chunk, ceil(L / n_splits) rounded up to 32) keys, L = pos + 1.
   // min_chunk % 32 == 0; hd % 8 == 0, hd <= kAttnMaxHeadDim; n_heads / n_kv
   // <= kAttnMaxGroup.
@@ -60,8 +61,10 @@ struct AttentionArgs {
 };
 
 size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
-size_t attention_counters(int T, int n_kv);
-// Blocks of attention_decode() one SM holds at once for this shape.
+size_t attention_counters(int T, int n_heads);
+// Head groups (blocks per key range and token) of a decode-mode call, and how
+// many of its blocks one SM holds at once, for this shape.
+int attention_decode_groups(int n_heads, int n_kv);
 int attention_blocks_per_sm(int n_heads, int n_kv, int hd);
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& a);

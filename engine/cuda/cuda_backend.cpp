@@ -180,7 +180,7 @@ class CudaBackend final : public Backend {
 
 int CudaBackend::decode_splits(int T) const {
   const ModelConfig& c = w_->config;
-  const int want = ceil_div(attn_slots_, c.n_kv_heads * T);
+  const int want = ceil_div(attn_slots_, k::attention_decode_groups(c.n_heads, c.n_kv_heads) * T);
   return std::clamp(want, 1, ceil_div(max_seq_, kDecodeAttnChunk));
 }
 
@@ -394,7 +394,7 @@ Status CudaBackend::init() {
   for (int T = 1; T <= k::kGptqGemvMaxRows; ++T)
     scratch = std::max(scratch, k::attention_scratch_floats(T, c.n_heads, hd, decode_splits(T)));
   REWOO_TRY(attn_scratch_.alloc(scratch));
-  REWOO_TRY(attn_counters_.alloc(k::attention_counters(max_rows_, c.n_kv_heads)));
+  REWOO_TRY(attn_counters_.alloc(k::attention_counters(max_rows_, c.n_heads)));
   REWOO_CUDA_TRY(cudaMemsetAsync(attn_counters_.get(), 0, attn_counters_.bytes(), stream_));
   REWOO_TRY(rows_n_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(logits_.alloc((size_t)max_rows_ * c.vocab_size));

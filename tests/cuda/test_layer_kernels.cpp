@@ -316,7 +316,7 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
     DeviceBuffer<float> dq(q), out(ref.size()),
         scratch(k::attention_scratch_floats(c.T, c.nh, c.hd, c.splits));
     DeviceBuffer<int32_t> dpos(pos), dslot(slot),
-        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
+        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nh), 0));
     scratch.poison();
     k::AttentionArgs a = attention_args({c.T, c.nh, c.nkv, c.hd, c.max_seq, c.splits}, scale, dk, dv,
                                         dpos, dslot, scratch, counters);
@@ -343,7 +343,7 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
                         {2, 8, 2, 64, 1000, 1, true},     {4, 16, 4, 128, 97, 17, true},
                         {1, 16, 2, 256, 300, 3, false},   {2, 8, 8, 64, 200, 5, false},
                         {2, 4, 2, 8, 50, 2, false},       {2, 4, 2, 8, 50, 2, true},
-                        {2, 4, 1, 16, 70, 3, false}};
+                        {2, 4, 1, 16, 70, 3, false},      {2, 6, 2, 64, 120, 3, false}};
   uint32_t seed = 77;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
@@ -365,7 +365,7 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
     DeviceBuffer<__half> dk(kh), dv(vh);
     DeviceBuffer<float> dcs(cs);
     DeviceBuffer<int32_t> ddest(dest),
-        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nkv), 0));
+        counters(std::vector<int32_t>(k::attention_counters(c.T, c.nh), 0));
     const float scale = 1.0f / std::sqrt((float)c.hd);
     auto rope = [&](const float* x, int p, std::vector<double>& y) {
       y.assign(c.hd, 0.0);
