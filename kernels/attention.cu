@@ -10,9 +10,10 @@
 // with one range it is the answer, otherwise o, m, l go to scratch and the
 // last block of the (token, head group) to finish (a counter per group) merges
 // the ranges: o = sum_s e^{m_s - M} o_s / sum_s e^{m_s - M} l_s.
-// In decode mode (AttentionArgs::qkv) the block holding the newest key also
-// ropes it, rounds it and the value to fp16, writes both to the cache and
-// uses them from shared memory; every block ropes its own queries.
+// In decode mode (AttentionArgs::qkv) each block holding the newest key also
+// ropes it, rounds it and the value to fp16 and uses them from shared memory
+// (never from the cache); the one of the first head group writes both to the
+// cache. Every block ropes its own queries.
 #include "kernels/attention.cuh"
 
 #include "kernels/common.cuh"

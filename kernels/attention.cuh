@@ -54,7 +54,7 @@ struct AttentionArgs {
   int T = 0, n_heads = 0, n_kv = 0, hd = 0, max_seq = 0;
   // Each (token, head group) is cut into n_splits ranges of
   // span = max(min_chunk, ceil(L / n_splits) rounded up to 32) keys, L = pos + 1.
-  // min_chunk % 32 == 0; hd % 8 == 0, hd <= kAttnMaxHeadDim; n_heads / n_kv
+  // min_chunk % 32 == 0; hd a power of two, 8 <= hd <= kAttnMaxHeadDim; n_heads / n_kv
   // <= kAttnMaxGroup.
   int min_chunk = 32, n_splits = 1;
   float scale = 1.0f;

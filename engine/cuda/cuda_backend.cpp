@@ -142,7 +142,7 @@ class CudaBackend final : public Backend {
   // One step on the stream: the ids in from h_ids_, run_tokens(), and the R
   // logit rows out to h_logits_ (a decode step is captured whole).
   Status enqueue_step(int T, int R, int attn_splits, bool decode);
-  // Attention splits per (token, KV head) of a decode step of T tokens: one
+  // Attention splits per (token, head group) of a decode step of T tokens: one
   // wave of blocks (fewer at short contexts, see AttentionArgs::min_chunk).
   int decode_splits(int T) const;
   Status launch_decode(int T);

@@ -287,7 +287,8 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
   const Case cases[] = {{3, 8, 4, 8, 64, 32, 2},        {5, 4, 4, 64, 300, 64, 5},
                         {2, 64, 8, 128, 1100, 128, 9},  {2, 64, 8, 128, 1100, 32, 2},
                         {6, 16, 2, 128, 257, 256, 2},   {1, 2, 1, 256, 100, 32, 4},
-                        {4, 32, 32, 128, 700, 32, 300}, {1, 64, 8, 128, 2000, 32, 1}};
+                        {4, 32, 32, 128, 700, 32, 300}, {1, 64, 8, 128, 2000, 32, 1},
+                        {3, 12, 4, 64, 200, 32, 3},     {2, 12, 2, 64, 300, 64, 4}};
   uint32_t seed = 31;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
@@ -343,7 +344,8 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
                         {2, 8, 2, 64, 1000, 1, true},     {4, 16, 4, 128, 97, 17, true},
                         {1, 16, 2, 256, 300, 3, false},   {2, 8, 8, 64, 200, 5, false},
                         {2, 4, 2, 8, 50, 2, false},       {2, 4, 2, 8, 50, 2, true},
-                        {2, 4, 1, 16, 70, 3, false},      {2, 6, 2, 64, 120, 3, false}};
+                        {2, 4, 1, 16, 70, 3, false},      {2, 6, 2, 64, 120, 3, false},
+                        {2, 12, 2, 64, 150, 3, false},    {2, 8, 2, 8, 60, 2, true}};
   uint32_t seed = 77;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
