@@ -526,50 +526,38 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
 }
 
 namespace detail {
+namespace {
 
-const char* const kGemvVariants[] = {"4b U4 WK2 B2", "4b U4 WK1 B4", "4b U2 WK2 B4",
-                                     "3b U1 WK2 B2", "3b U2 WK2 B1", "3b U1 WK1 B4",
-                                     "3b U2 WK1 B2", "3b U1 WK4 B1"};
-const int kGemvVariantCount = 8;
+using VariantFn = void (*)(cudaStream_t, const half*, const uint32_t*, const half2*, const float*,
+                           float*, int, int, int, int, int);
+struct Variant {
+  const char* name;  // bits, k-blocks per buffer, K-warps, blocks per SM
+  VariantFn grouped, plain;
+};
+// clang-format off
+#define REWOO_V(B, U, WK, MINB) \
+  {#B "b U" #U " WK" #WK " B" #MINB, launch_gemv<B, 1, true, U, WK, MINB>, \
+   launch_gemv<B, 1, false, U, WK, MINB>}
+// clang-format on
+const Variant kVariants[] = {REWOO_V(4, 4, 2, 2), REWOO_V(4, 4, 1, 4), REWOO_V(4, 2, 2, 4),
+                             REWOO_V(3, 1, 2, 2), REWOO_V(3, 2, 2, 1), REWOO_V(3, 1, 1, 4),
+                             REWOO_V(3, 2, 1, 2), REWOO_V(3, 1, 4, 1)};
+#undef REWOO_V
+
+}  // namespace
+
+const int kGemvVariantCount = sizeof(kVariants) / sizeof(kVariants[0]);
+
+const char* gemv_variant_name(int v) {
+  return v >= 0 && v < kGemvVariantCount ? kVariants[v].name : "";
+}
 
 void gptq_gemv_variant(int v, cudaStream_t stream, const half* xh, const uint32_t* qweight,
                        const half2* sz, float* out, int M, int K, int N, int group_size) {
-  const bool g = group_size < K;
-#define REWOO_V(B, U, WK, MINB)                                                                     \
-  (M > 8 ? void()                                                                                   \
-   : g   ? launch_gemv<B, 1, true, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N,  \
-                                              group_size)                                         \
-         : launch_gemv<B, 1, false, U, WK, MINB>(stream, xh, qweight, sz, nullptr, out, M, K, N, N, \
-                                               group_size))
-  switch (v) {
-    case 0:
-      REWOO_V(4, 4, 2, 2);
-      break;
-    case 1:
-      REWOO_V(4, 4, 1, 4);
-      break;
-    case 2:
-      REWOO_V(4, 2, 2, 4);
-      break;
-    case 3:
-      REWOO_V(3, 1, 2, 2);
-      break;
-    case 4:
-      REWOO_V(3, 2, 2, 1);
-      break;
-    case 5:
-      REWOO_V(3, 1, 1, 4);
-      break;
-    case 6:
-      REWOO_V(3, 2, 1, 2);
-      break;
-    case 7:
-      REWOO_V(3, 1, 4, 1);
-      break;
-    default:
-      break;
-  }
-#undef REWOO_V
+  if (v < 0 || v >= kGemvVariantCount || M > 8) return;
+  const Variant& var = kVariants[v];
+  (group_size < K ? var.grouped : var.plain)(stream, xh, qweight, sz, nullptr, out, M, K, N, N,
+                                             group_size);
 }
 
 }  // namespace detail

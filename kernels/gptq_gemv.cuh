@@ -71,8 +71,9 @@ void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K
 
 namespace detail {
 // Tile-shape variants of the batch <= 8 kernels, for bench_cuda_gemv only.
-extern const char* const kGemvVariants[];
 extern const int kGemvVariantCount;
+// "4b U4 WK2 B2": bits, k-blocks per buffer, K-warps, blocks per SM.
+const char* gemv_variant_name(int v);
 void gptq_gemv_variant(int variant, cudaStream_t stream, const half* xh, const uint32_t* qweight,
                        const half2* sz, float* out, int M, int K, int N, int group_size);
 }  // namespace detail

@@ -193,10 +193,11 @@ int main(int argc, char** argv) {
           if (only_m && M != only_m) continue;
           for (int v = 0; v < rewoo::kernels::detail::kGemvVariantCount; ++v) {
             // variant names start with their bit width ("4b ...", "3b ...")
-            if (rewoo::kernels::detail::kGemvVariants[v][0] - '0' != qz.bits) continue;
+            if (rewoo::kernels::detail::gemv_variant_name(v)[0] - '0' != qz.bits) continue;
             double layer_us = 0, max_err = 0;
             std::printf("%-4s %d-bit %-4s M=%-2d %-22s", s.model, qz.bits,
-                        qz.group > 0 ? "g128" : "", M, rewoo::kernels::detail::kGemvVariants[v]);
+                        qz.group > 0 ? "g128" : "", M,
+                        rewoo::kernels::detail::gemv_variant_name(v));
             for (int li = 0; li < 4; ++li) {
               const Mat& m0 = mats[0][li];
               const int group = qz.group > 0 ? qz.group : m0.K;
