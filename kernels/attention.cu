@@ -403,23 +403,24 @@ size_t dyn_smem(int hpb, int hd) {
   return (size_t)(kThreads / (hd / 8)) * hpb * hd * sizeof(float);  // >= [hpb][hd]
 }
 
-template <int MAXG>
-int blocks_per_sm(int hpb, int hd) {
-  int b = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, attention_kernel<MAXG>, kThreads,
-                                                    dyn_smem(hpb, hd)) != cudaSuccess)
-    return 1;
-  return std::max(b, 1);
+// The instantiation whose register arrays hold hpb heads.
+using AttentionKernel = void (*)(const AttentionArgs, int);
+AttentionKernel kernel_for(int hpb) {
+  return hpb <= 1   ? attention_kernel<1>
+         : hpb <= 2 ? attention_kernel<2>
+         : hpb <= 4 ? attention_kernel<4>
+                    : attention_kernel<8>;
 }
 
 }  // namespace
 
 int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
   const int hpb = heads_per_block(n_heads / n_kv, true);
-  if (hpb <= 1) return blocks_per_sm<1>(hpb, hd);
-  if (hpb <= 2) return blocks_per_sm<2>(hpb, hd);
-  if (hpb <= 4) return blocks_per_sm<4>(hpb, hd);
-  return blocks_per_sm<8>(hpb, hd);
+  int b = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb), kThreads,
+                                                    dyn_smem(hpb, hd)) != cudaSuccess)
+    return 1;
+  return std::max(b, 1);
 }
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
@@ -429,16 +430,8 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   a.min_chunk = std::max(32, a.min_chunk);
   const int G = a.n_heads / a.n_kv;
   const int hpb = heads_per_block(G, a.qkv != nullptr);
-  const dim3 grid(a.n_splits, a.n_kv * (G / hpb), a.T);
-  const size_t smem = dyn_smem(hpb, a.hd);
-  if (hpb <= 1)
-    launch_kernel(attention_kernel<1>, grid, dim3(kThreads), smem, stream, a, hpb);
-  else if (hpb <= 2)
-    launch_kernel(attention_kernel<2>, grid, dim3(kThreads), smem, stream, a, hpb);
-  else if (hpb <= 4)
-    launch_kernel(attention_kernel<4>, grid, dim3(kThreads), smem, stream, a, hpb);
-  else
-    launch_kernel(attention_kernel<8>, grid, dim3(kThreads), smem, stream, a, hpb);
+  launch_kernel(kernel_for(hpb), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
+                dyn_smem(hpb, a.hd), stream, a, hpb);
 }
 
 }  // namespace rewoo::kernels
