@@ -4,7 +4,9 @@
 // rows), so a batch of one wastes 7/8 of each mma rather than 15/16.
 //
 // Each warp owns 32 output columns. Thread (g = lane / 4, t = lane % 4) loads
-// 16 bytes per packed row: the 4 adjacent columns col0 + 4g + c. Tile 0 holds
+// 16 bytes per packed row: the 4 adjacent columns col0 + 4g + c, laid out by
+// gptq_pack() so that the 128 loads of a block's k-block are one contiguous
+// 2 KB (3-bit: three of them). Tile 0 holds
 // columns c = 0 (A rows g) and c = 1 (A rows g + 8), tile 1 columns 2 and 3.
 // Along K a thread owns V consecutive reordered rows (8 for 4-bit, 32 for
 // 3-bit) of each k-block of 4V rows; its V values are cut into fp16 pairs
@@ -22,7 +24,7 @@
 //   a second mma per step subtracts (1024 + z, 1024 + 16 z) times the same
 //   activations (exact in fp16, summed in fp32) and the scale is applied once
 //   per output; with groups each pair is (raw - offset) * scale in registers.
-//  3-bit, kernel layout (gptq3_repack): word j of a 32-row unit holds rows
+//  3-bit, kernel layout (gptq_pack): word j of a 32-row unit holds rows
 //   10j+i at bits 3i (i < 5) and rows 10j+5+i at bits 16 + 3i; bit 15 / 31 of
 //   word j is bit j of row 30 / 31. Pairs (10j+i, 10j+5+i) come out with one
 //   mask each (after a shift by 6 for i = 3, 4), then an exact fma or
@@ -141,7 +143,19 @@ __device__ __forceinline__ ZeroTerms zero_terms(half zero) {
   return z;
 }
 
-template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB>
+// Word index, in the tiled layout, of packed word row `wr` (AutoGPTQ
+// numbering; the kernel layout for 3-bit) and column n of a K-row matrix.
+// A k-block holds 4 * WPT word rows: row t * WPT + j is load j of lane t
+// (mod 4) of each warp; the 4 columns of one 16-byte load are consecutive.
+__host__ __device__ __forceinline__ size_t tiled_word(int wr, int n, int K, int bits) {
+  const int wpt = bits == 4 ? 1 : 3;
+  const int kb = wr / (4 * wpt), r = wr % (4 * wpt), t = r / wpt, j = r % wpt;
+  const int n_kb = ceil_div(K, bits == 4 ? 32 : 128);
+  const size_t tile = ((size_t)(n / 128) * n_kb + kb) * wpt + j;  // 128 columns x 4 lanes
+  return ((tile * kWarpsN + (n / 32) % kWarpsN) * 32 + 4 * ((n / 4) % 8) + t) * 4 + n % 4;
+}
+
+template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB, bool XS>
 __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     gptq_gemv_kernel(const half* __restrict__ xh, const uint32_t* __restrict__ qweight,
                      const half2* __restrict__ sz, const float* __restrict__ bias,
@@ -153,6 +167,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   constexpr int XPT = V / 8;              // 16-byte activation loads per batch tile
   constexpr int NP = V / 2;               // fp16 pairs per column per k-block
   __shared__ float red[WK > 1 ? (WK - 1) * kWarpsN * 32 * 8 * NT : 1];
+  extern __shared__ uint4 xs[];  // XS: the block's batch rows of x, k0 .. k0 + kchunk
   const int k0 = blockIdx.y * kchunk;
   const int k1 = min(K, k0 + kchunk);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -161,18 +176,25 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   const int col0 = (blockIdx.x * kWarpsN + wn) * 32;
   // Columns past N (N % 32 != 0) read columns 0..3 and are never stored.
   const int colt = col0 + 4 * g < N ? col0 + 4 * g : 0;
-  const size_t n4 = N / 4;
   const int nkb = ceil_div(k1 - k0, KB);
   const int n_my = nkb > wk ? (nkb - wk + WK - 1) / WK : 0;  // k-blocks of this warp
   const int r0 = k0 + wk * KB + V * t;                       // thread's first row
+  // Tiled weights (gptq_pack): load j of k-block kb of this warp is uint4
+  // ((bx * k-blocks + kb) * WPT + j) * 128 + 32 * wn + lane.
   const uint4* wp =
-      reinterpret_cast<const uint4*>(qweight) + (size_t)(r0 * BITS / 32) * n4 + colt / 4;
-  const size_t wstep = (size_t)WK * KB * BITS / 32 * n4;  // uint4 between a warp's k-blocks
-  constexpr int kXStep = WK * KB / 8;                     // uint4 of x between them
+      reinterpret_cast<const uint4*>(qweight) +
+      ((size_t)(blockIdx.x * ceil_div(K, KB) + (k0 + wk * KB) / KB) * WPT * kWarpsN + wn) * 32 +
+      lane;
+  constexpr int kJStep = kWarpsN * 32;       // uint4 between the loads of one k-block
+  constexpr int kWStep = WK * WPT * kJStep;  // between a warp's k-blocks
+  constexpr int kXStep = WK * KB / 8;        // uint4 of x between them
   const uint4* xp[NT];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-    xp[nt] = reinterpret_cast<const uint4*>(xh + (size_t)min(nt * 8 + g, M - 1) * K + r0);
+  for (int nt = 0; nt < NT; ++nt) {
+    const int row = min(nt * 8 + g, M - 1);
+    xp[nt] = XS ? xs + (size_t)row * (kchunk / 8) + (r0 - k0) / 8
+                : reinterpret_cast<const uint4*>(xh + (size_t)row * K + r0);
+  }
 
   float acc[2][NT][4];
 #pragma unroll
@@ -217,12 +239,12 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   const int n_thr = BITS == 4 ? n_my : max(0, min(n_my, ceil_div(k1 - r0, WK * KB)));
   auto load_w = [&](int buf, int i) {
     const int rem = n_thr - i;
-    const uint4* q = wp + (size_t)i * wstep;
+    const uint4* q = wp + (size_t)i * kWStep;
 #pragma unroll
-    for (int u = 0; u < U; ++u, q += wstep) {
+    for (int u = 0; u < U; ++u, q += kWStep) {
       if (u < rem) {
 #pragma unroll
-        for (int j = 0; j < WPT; ++j) w[buf][u][j] = ld_stream(q + j * n4);
+        for (int j = 0; j < WPT; ++j) w[buf][u][j] = ld_stream(q + j * kJStep);
       }
       if constexpr (GROUPED) {
         const int r = r0 + (i + u) * WK * KB;
@@ -233,9 +255,10 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       }
     }
   };
-  // Activations through L2 (ld.global.cg): under programmatic dependent
-  // launch this kernel starts before the one writing them has finished, and
-  // the non-coherent path could serve stale lines.
+  // Activations from shared memory (XS), or through L2 (ld.global.cg):
+  // under programmatic dependent launch this kernel starts before the one
+  // writing them has finished, and the non-coherent path could serve stale
+  // lines.
   auto load_x = [&](int buf, int i) {
     const int rem = n_thr - i;
 #pragma unroll
@@ -245,7 +268,9 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       for (int u = 0; u < U; ++u)
 #pragma unroll
         for (int j = 0; j < XPT; ++j)
-          xv[buf][u][nt][j] = u < rem ? __ldcg(xq + u * kXStep + j) : make_uint4(0, 0, 0, 0);
+          xv[buf][u][nt][j] = u >= rem ? make_uint4(0, 0, 0, 0)
+                              : XS     ? xq[u * kXStep + j]
+                                       : __ldcg(xq + u * kXStep + j);
     }
   };
   auto compute = [&](int buf) {
@@ -301,6 +326,17 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   pdl_trigger();
   load_w(0, 0);
   pdl_wait();
+  if constexpr (XS) {
+    // The block's rows of x, read once: its four column warps share them, and
+    // reading them from L2 in every warp costs as much traffic as the weights.
+    const int rows = min(M, NT * 8), cw = kchunk / 8;
+    for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
+      const int m = e / cw, c = e - m * cw;
+      xs[e] = k0 + 8 * c < k1 ? __ldcg(reinterpret_cast<const uint4*>(xh + (size_t)m * K + k0) + c)
+                              : make_uint4(0, 0, 0, 0);
+    }
+    __syncthreads();
+  }
   load_x(0, 0);
   for (int i = 0; i < n_my; i += 2 * U) {
     load_w(1, i + U);
@@ -368,13 +404,15 @@ int sm_count() {
 }
 
 // Splits K so that the block count is close to whole waves of the resident
-// slots, keeping >= 2 k-blocks of `kb` rows per K-warp; returns kchunk, a
-// whole number of `u` k-blocks per warp where that keeps the split.
-int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u) {
-  const int max_split = std::max(1, K / (2 * kb * wk));
-  int best = 1;
+// slots, keeping >= 2 k-blocks of `kb` rows per K-warp and chunks of at most
+// max_chunk rows (a multiple of kb * wk * u); returns kchunk, a whole number
+// of `u` k-blocks per warp where that keeps the split.
+int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u, int max_chunk) {
+  const int min_split = ceil_div(K, max_chunk);
+  const int max_split = std::max(min_split, K / (2 * kb * wk));
+  int best = min_split;
   double best_eff = 0;
-  for (int ks = 1; ks <= std::min(max_split, 64); ++ks) {
+  for (int ks = min_split; ks <= std::max(min_split, std::min(max_split, 64)); ++ks) {
     const int blocks = nb_n * ks;
     const int waves = ceil_div(blocks, slots);
     // busy fraction of the last wave, discounted per extra split
@@ -386,13 +424,16 @@ int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u) {
   }
   const int fine = ceil_div(ceil_div(K, best), kb * wk) * kb * wk;
   const int coarse = ceil_div(ceil_div(K, best), kb * wk * u) * kb * wk * u;
-  return ceil_div(K, coarse) == ceil_div(K, fine) ? coarse : fine;
+  return ceil_div(K, coarse) == ceil_div(K, fine) && coarse <= max_chunk ? coarse : fine;
 }
 
-template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB>
+// Shared memory for the staged x of one block (XS kernels), at most.
+constexpr int kXsBytes = 16384;
+
+template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB, bool XS>
 void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
                  const float* bias, float* out, int M, int K, int N, int ldo, int group_size) {
-  auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB>;
+  auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB, XS>;
   static const int per_sm = [&] {
     int b = 0;
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, 32 * kWarpsN * WK, 0);
@@ -401,11 +442,13 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   int shift = 0;
   while ((1 << shift) < group_size) ++shift;
   const int nb_n = ceil_div(N, 32 * kWarpsN);
-  const int kchunk =
-      choose_kchunk(K, nb_n, per_sm * sm_count(), 4 * (BITS == 4 ? 8 : 32), WK, 2 * U);
+  constexpr int kb = 4 * (BITS == 4 ? 8 : 32), step = kb * WK * 2 * U;
+  const int rows = std::min(M, NT * 8);
+  const int max_chunk = XS ? std::max(step, kXsBytes / (2 * rows) / step * step) : 1 << 30;
+  const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), kb, WK, 2 * U, max_chunk);
   dim3 grid(nb_n, ceil_div(K, kchunk));
-  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), 0, stream, xh, qweight, sz, bias, out, M, K,
-                N, ldo, shift, kchunk);
+  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), XS ? (size_t)rows * kchunk * 2 : 0, stream,
+                xh, qweight, sz, bias, out, M, K, N, ldo, shift, kchunk);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
@@ -432,14 +475,14 @@ __global__ void gptq_dequant_kernel(const uint32_t* __restrict__ qweight,
   if (bits == 4) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const uint32_t word = qweight[(size_t)(unit * 4 + j) * N + n];
+      const uint32_t word = qweight[tiled_word(unit * 4 + j, n, K, 4)];
 #pragma unroll
       for (int i = 0; i < 8; ++i) q[j * 8 + i] = (word >> (4 * i)) & 15u;
     }
   } else {
     uint32_t wd[3];
 #pragma unroll
-    for (int j = 0; j < 3; ++j) wd[j] = qweight[(size_t)(unit * 3 + j) * N + n];
+    for (int j = 0; j < 3; ++j) wd[j] = qweight[tiled_word(unit * 3 + j, n, K, 3)];
 #pragma unroll
     for (int j = 0; j < 3; ++j)
 #pragma unroll
@@ -466,21 +509,14 @@ __global__ void gptq_permute_half_kernel(const float* __restrict__ x,
 }
 
 // AutoGPTQ 3-bit unit (32 rows, 3 words) -> kernel layout.
-__global__ void gptq3_repack_kernel(const uint32_t* __restrict__ src, uint32_t* __restrict__ dst,
-                                    int K, int N) {
-  const int n = blockIdx.x * blockDim.x + threadIdx.x;
-  const int unit = blockIdx.y;
-  if (n >= N) return;
-  const uint32_t w0 = src[(size_t)(unit * 3 + 0) * N + n];
-  const uint32_t w1 = src[(size_t)(unit * 3 + 1) * N + n];
-  const uint32_t w2 = src[(size_t)(unit * 3 + 2) * N + n];
+__device__ void gptq3_repack_unit(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t* o) {
   uint32_t q[32];
   for (int i = 0; i < 10; ++i) q[i] = (w0 >> (3 * i)) & 7u;
   q[10] = ((w0 >> 30) & 3u) | ((w1 & 1u) << 2);
   for (int i = 0; i < 10; ++i) q[11 + i] = (w1 >> (3 * i + 1)) & 7u;
   q[21] = ((w1 >> 31) & 1u) | ((w2 & 3u) << 1);
   for (int i = 0; i < 10; ++i) q[22 + i] = (w2 >> (3 * i + 2)) & 7u;
-  uint32_t o[3] = {0, 0, 0};
+  o[0] = o[1] = o[2] = 0;
   for (int j = 0; j < 3; ++j) {
     for (int i = 0; i < 5; ++i) {
       o[j] |= q[10 * j + i] << (3 * i);
@@ -489,7 +525,25 @@ __global__ void gptq3_repack_kernel(const uint32_t* __restrict__ src, uint32_t* 
     o[j] |= ((q[30] >> j) & 1u) << 15;
     o[j] |= ((q[31] >> j) & 1u) << 31;
   }
-  for (int j = 0; j < 3; ++j) dst[(size_t)(unit * 3 + j) * N + n] = o[j];
+}
+
+// One 32-row unit of one column, AutoGPTQ layout -> tiled kernel layout;
+// the padding (columns up to a multiple of 128, rows up to a whole k-block)
+// is written as zeros.
+__global__ void gptq_pack_kernel(const uint32_t* __restrict__ src, uint32_t* __restrict__ dst,
+                                 int K, int N, int bits) {
+  const int n = blockIdx.x * blockDim.x + threadIdx.x;
+  const int unit = blockIdx.y;
+  const bool in = n < N && unit * 32 < K;
+  uint32_t w[4] = {0, 0, 0, 0};
+  for (int j = 0; j < bits; ++j)
+    if (in) w[j] = src[(size_t)(unit * bits + j) * N + n];
+  if (bits == 3 && in) {
+    uint32_t o[3];
+    gptq3_repack_unit(w[0], w[1], w[2], o);
+    for (int j = 0; j < 3; ++j) w[j] = o[j];
+  }
+  for (int j = 0; j < bits; ++j) dst[tiled_word(unit * bits + j, n, K, bits)] = w[j];
 }
 
 }  // namespace
@@ -499,28 +553,26 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
                int group_size) {
   if (M <= 0) return;
   const bool grouped = group_size < K;
-  // Tile shapes measured on an H200 (bench_cuda_gemv --variants): 4-bit
-  // batches up to 8 run one K-warp per column group, 4 blocks an SM, 4
-  // k-blocks in flight per buffer; larger batches two K-warps per block.
-#define REWOO_GEMV(B, NT, U, WK, MINB)                                                           \
-  (grouped ? launch_gemv<B, NT, true, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N,  \
-                                                   ldo, group_size)                              \
-           : launch_gemv<B, NT, false, U, WK, MINB>(stream, xh, qweight, sz, bias, out, M, K, N, \
-                                                    ldo, group_size))
+  // Tile shapes measured on an H200 (bench_cuda_gemv --variants): batches
+  // up to 8 stage x in shared memory and run one K-warp per column group;
+  // larger batches read x through L2 and run two K-warps per block.
+#define REWOO_GEMV(G, B, NT, U, WK, MINB, XS)                                              \
+  launch_gemv<B, NT, G, U, WK, MINB, XS>(stream, xh, qweight, sz, bias, out, M, K, N, ldo, \
+                                         group_size)
   if (bits == 4) {
     if (M <= 8)
-      REWOO_GEMV(4, 1, 4, 1, 4);
+      grouped ? REWOO_GEMV(true, 4, 1, 8, 1, 2, true) : REWOO_GEMV(false, 4, 1, 2, 1, 4, true);
     else if (M <= 16)
-      REWOO_GEMV(4, 2, 4, 2, 2);
+      grouped ? REWOO_GEMV(true, 4, 2, 4, 2, 2, false) : REWOO_GEMV(false, 4, 2, 4, 2, 2, false);
     else
-      REWOO_GEMV(4, 4, 2, 2, 1);
+      grouped ? REWOO_GEMV(true, 4, 4, 2, 2, 1, false) : REWOO_GEMV(false, 4, 4, 2, 2, 1, false);
   } else {
     if (M <= 8)
-      REWOO_GEMV(3, 1, 1, 2, 2);
+      grouped ? REWOO_GEMV(true, 3, 1, 1, 1, 4, true) : REWOO_GEMV(false, 3, 1, 1, 1, 4, true);
     else if (M <= 16)
-      REWOO_GEMV(3, 2, 1, 2, 1);
+      grouped ? REWOO_GEMV(true, 3, 2, 1, 2, 1, false) : REWOO_GEMV(false, 3, 2, 1, 2, 1, false);
     else
-      REWOO_GEMV(3, 4, 1, 2, 1);
+      grouped ? REWOO_GEMV(true, 3, 4, 1, 2, 1, false) : REWOO_GEMV(false, 3, 4, 1, 2, 1, false);
   }
 #undef REWOO_GEMV
 }
@@ -531,17 +583,19 @@ namespace {
 using VariantFn = void (*)(cudaStream_t, const half*, const uint32_t*, const half2*, const float*,
                            float*, int, int, int, int, int);
 struct Variant {
-  const char* name;  // bits, k-blocks per buffer, K-warps, blocks per SM
+  const char* name;  // bits, k-blocks per buffer, K-warps, blocks per SM, x source
   VariantFn grouped, plain;
 };
 // clang-format off
-#define REWOO_V(B, U, WK, MINB) \
-  {#B "b U" #U " WK" #WK " B" #MINB, launch_gemv<B, 1, true, U, WK, MINB>, \
-   launch_gemv<B, 1, false, U, WK, MINB>}
+#define REWOO_V(B, U, WK, MINB, XS) \
+  {#B "b U" #U " WK" #WK " B" #MINB " x:" #XS, launch_gemv<B, 1, true, U, WK, MINB, XS>, \
+   launch_gemv<B, 1, false, U, WK, MINB, XS>}
 // clang-format on
-const Variant kVariants[] = {REWOO_V(4, 4, 2, 2), REWOO_V(4, 4, 1, 4), REWOO_V(4, 2, 2, 4),
-                             REWOO_V(3, 1, 2, 2), REWOO_V(3, 2, 2, 1), REWOO_V(3, 1, 1, 4),
-                             REWOO_V(3, 2, 1, 2), REWOO_V(3, 1, 4, 1)};
+const Variant kVariants[] = {
+    REWOO_V(4, 2, 1, 4, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
+    REWOO_V(4, 4, 2, 2, true),  REWOO_V(4, 2, 1, 4, false), REWOO_V(4, 4, 1, 4, false),
+    REWOO_V(3, 1, 1, 4, true),  REWOO_V(3, 1, 2, 2, true),  REWOO_V(3, 2, 1, 2, true),
+    REWOO_V(3, 1, 1, 4, false), REWOO_V(3, 1, 2, 2, false)};
 #undef REWOO_V
 
 }  // namespace
@@ -599,9 +653,15 @@ void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm,
                 stream, x, perm, xh, M, K);
 }
 
-void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N) {
-  dim3 grid(ceil_div(N, 128), K / 32);
-  gptq3_repack_kernel<<<grid, 128, 0, stream>>>(src, dst, K, N);
+size_t gptq_packed_words(int K, int N, int bits) {
+  const int kb = bits == 4 ? 32 : 128;
+  return (size_t)ceil_div(N, 128) * 128 * ((size_t)ceil_div(K, kb) * kb * bits / 32);
+}
+
+void gptq_pack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N, int bits) {
+  const int kb = bits == 4 ? 32 : 128;
+  dim3 grid(ceil_div(N, 128), ceil_div(K, kb) * kb / 32);
+  gptq_pack_kernel<<<grid, 128, 0, stream>>>(src, dst, K, N, bits);
 }
 
 }  // namespace rewoo::kernels

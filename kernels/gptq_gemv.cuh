@@ -2,12 +2,16 @@
 // dequantize-to-fp16 step of the prefill path.
 //
 // Weight layout on the GPU (one linear layer, K inputs, N outputs):
-//  - qweight: uint32 [K * bits / 32, N], rows already reordered so that each
-//    group is a contiguous run of `group_size` rows (act-order becomes a
-//    permutation `perm` of the activation, x_r[k] = x[perm[k]]).
-//    4-bit: AutoGPTQ's packing unchanged (8 rows per word, low nibble first).
-//    3-bit: 32 rows in 3 words, repacked at upload by gptq3_repack() into a
-//    layout whose values sit where fp16 tricks can reach them (see the .cu).
+//  - qweight: the AutoGPTQ words uint32 [K * bits / 32, N], rows already
+//    reordered so that each group is a contiguous run of `group_size` rows
+//    (act-order becomes a permutation `perm` of the activation,
+//    x_r[k] = x[perm[k]]), then rearranged at upload by gptq_pack() into
+//    tiles in the order the GEMV reads them: per 128 columns, k-block after
+//    k-block (32 rows for 4-bit, 128 for 3-bit), each one contiguous 2 KB
+//    (6 KB) run. A block of the GEMV thus streams one contiguous range.
+//    4-bit words keep AutoGPTQ's packing (8 rows, low nibble first); 3-bit
+//    units of 32 rows in 3 words are repacked so that values sit where fp16
+//    tricks can reach them (see the .cu).
 //  - sz: half2 [n_groups, N] = (scale, zero) with the real zero point (AutoGPTQ
 //    stores zero-1; the +1 is applied at upload). No groups: n_groups = 1 and
 //    group_size = K.
@@ -58,21 +62,25 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
 
 // w[k * N + n] = dequantized weight of reordered row k (fp16), for the GEMM
 // path: multiply by gptq_permute_half(x) to get the same product.
-void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w,
-                  int K, int N, int bits, int group_size);
+void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w, int K,
+                  int N, int bits, int group_size);
 
 // xh[m * K + k] = half(x[m * K + perm[k]]) (perm may be null).
-void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm, half* xh,
-                       int M, int K);
+void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm, half* xh, int M,
+                       int K);
 
-// Rewrites 3-bit AutoGPTQ-packed words [K / 32 * 3, N] into the kernel layout,
-// in place is not allowed (src != dst).
-void gptq3_repack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N);
+// Words of the packed layout of a K x N matrix: N rounded up to 128 columns
+// and K up to a whole k-block (the padding holds zeros).
+size_t gptq_packed_words(int K, int N, int bits);
+// AutoGPTQ words [K * bits / 32, N] (device memory) -> the packed layout in
+// dst, gptq_packed_words(K, N, bits) words; src != dst.
+void gptq_pack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, int N, int bits);
 
 namespace detail {
 // Tile-shape variants of the batch <= 8 kernels, for bench_cuda_gemv only.
 extern const int kGemvVariantCount;
-// "4b U4 WK2 B2": bits, k-blocks per buffer, K-warps, blocks per SM.
+// "4b U4 WK2 B2 x:true": bits, k-blocks per buffer, K-warps, blocks per SM,
+// x staged in shared memory.
 const char* gemv_variant_name(int v);
 void gptq_gemv_variant(int variant, cudaStream_t stream, const half* xh, const uint32_t* qweight,
                        const half2* sz, float* out, int M, int K, int N, int group_size);

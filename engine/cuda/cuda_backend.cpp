@@ -236,16 +236,14 @@ Status CudaBackend::upload_linear(const std::vector<const Linear*>& srcs, GpuLin
                              __float2half_rn((float)q.zeros[(size_t)g * q.out + j]));
       col += q.out;
     }
-    REWOO_TRY(out.qweight.alloc(qw.size()));
-    if (out.bits == 3) {
+    {
       DeviceBuffer<uint32_t> raw;
       REWOO_TRY(raw.alloc(qw.size()));
       REWOO_TRY(raw.upload(qw.data(), qw.size()));
-      k::gptq3_repack(stream_, raw.get(), out.qweight.get(), out.K, out.N);
+      REWOO_TRY(out.qweight.alloc(k::gptq_packed_words(out.K, out.N, out.bits)));
+      k::gptq_pack(stream_, raw.get(), out.qweight.get(), out.K, out.N, out.bits);
       REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
       REWOO_CUDA_TRY(cudaGetLastError());
-    } else {
-      REWOO_TRY(out.qweight.upload(qw.data(), qw.size()));
     }
     REWOO_TRY(out.sz.alloc(sz.size()));
     REWOO_TRY(out.sz.upload(sz.data(), sz.size()));

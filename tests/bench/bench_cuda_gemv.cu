@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
           Mat m{li.K, li.N};
           const int group = qz.group > 0 ? qz.group : li.K;
           const int G = (li.K + group - 1) / group;
-          const size_t nq = (size_t)li.K * qz.bits / 32 * li.N;
+          // random words straight into the packed layout (gptq_pack)
+          const size_t nq = rewoo::kernels::gptq_packed_words(li.K, li.N, qz.bits);
           CK(cudaMalloc(&m.q, nq * 4));
           CK(cudaMalloc(&m.sz, (size_t)G * li.N * sizeof(half2)));
           fill_u32<<<1024, 256>>>(m.q, nq, 1234u + l);
