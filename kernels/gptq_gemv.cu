@@ -461,41 +461,56 @@ __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
   gptq_store_staged(xh + m * K, dest[i % K], x[i]);
 }
 
-__global__ void gptq_dequant_kernel(const uint32_t* __restrict__ qweight,
-                                    const half2* __restrict__ sz, half* __restrict__ w, int K,
-                                    int N, int bits, int group_size) {
+// Block (128-column tile, k-block) of the packed layout; each thread reads
+// its 16-byte loads as the GEMV does (contiguous per block) and writes its 4
+// columns x V rows as 8-byte stores.
+template <int BITS>
+__global__ void __launch_bounds__(32 * kWarpsN)
+    gptq_dequant_kernel(const uint32_t* __restrict__ qweight, const half2* __restrict__ sz,
+                        half* __restrict__ w, int K, int N, int group_size) {
+  constexpr int V = BITS == 4 ? 8 : 32, KB = 4 * V, WPT = BITS == 4 ? 1 : 3;
   pdl_enter();
-  const int n = blockIdx.x * blockDim.x + threadIdx.x;
-  const int unit = blockIdx.y;  // 32 reordered rows
-  if (n >= N) return;
-  const int r0 = unit * 32;
-  const half2 sc = sz[(size_t)(r0 / group_size) * N + n];
-  const float s = __low2float(sc), z = __high2float(sc);
-  uint32_t q[32];
-  if (bits == 4) {
+  const int lane = threadIdx.x & 31, t = lane & 3;
+  const int n0 = blockIdx.x * 128 + (threadIdx.x >> 5) * 32 + 4 * (lane >> 2);
+  const int r0 = blockIdx.y * KB + V * t;
+  if (n0 >= N || r0 >= K) return;
+  const uint4* src = reinterpret_cast<const uint4*>(qweight) +
+                     ((size_t)blockIdx.x * ceil_div(K, KB) + blockIdx.y) * WPT * 128 + threadIdx.x;
+  uint32_t wd[WPT][4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint32_t word = qweight[tiled_word(unit * 4 + j, n, K, 4)];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) q[j * 8 + i] = (word >> (4 * i)) & 15u;
-    }
-  } else {
-    uint32_t wd[3];
-#pragma unroll
-    for (int j = 0; j < 3; ++j) wd[j] = qweight[tiled_word(unit * 3 + j, n, K, 3)];
-#pragma unroll
-    for (int j = 0; j < 3; ++j)
-#pragma unroll
-      for (int i = 0; i < 5; ++i) {
-        q[10 * j + i] = (wd[j] >> (3 * i)) & 7u;
-        q[10 * j + 5 + i] = (wd[j] >> (16 + 3 * i)) & 7u;
-      }
-    q[30] = ((wd[0] >> 15) & 1u) | ((wd[1] >> 14) & 2u) | ((wd[2] >> 13) & 4u);
-    q[31] = (wd[0] >> 31) | ((wd[1] >> 30) & 2u) | ((wd[2] >> 29) & 4u);
+  for (int j = 0; j < WPT; ++j) {
+    const uint4 v = ld_stream(src + j * 128);
+    wd[j][0] = v.x, wd[j][1] = v.y, wd[j][2] = v.z, wd[j][3] = v.w;
   }
+  const uint4 g = __ldg(reinterpret_cast<const uint4*>(sz + (size_t)(r0 / group_size) * N + n0));
+  const half2* gh = reinterpret_cast<const half2*>(&g);
+  float s[4], z[4];
 #pragma unroll
-  for (int i = 0; i < 32; ++i)
-    if (r0 + i < K) w[(size_t)(r0 + i) * N + n] = __float2half_rn(s * ((float)q[i] - z));
+  for (int c = 0; c < 4; ++c) s[c] = __low2float(gh[c]), z[c] = __high2float(gh[c]);
+  // value of row i (0..V-1) of column c
+  auto q = [&](int c, int i) -> uint32_t {
+    if constexpr (BITS == 4) {
+      return (wd[0][c] >> (4 * i)) & 15u;
+    } else {
+      if (i < 30) {
+        const int j = i / 10, r = i % 10;
+        return (wd[j][c] >> (r < 5 ? 3 * r : 16 + 3 * (r - 5))) & 7u;
+      }
+      const int b = i == 30 ? 15 : 31;
+      return ((wd[0][c] >> b) & 1u) | (((wd[1][c] >> b) & 1u) << 1) | (((wd[2][c] >> b) & 1u) << 2);
+    }
+  };
+#pragma unroll
+  for (int i = 0; i < V; ++i) {
+    if (r0 + i >= K) break;
+    uint2 out;
+    half2* oh = reinterpret_cast<half2*>(&out);
+#pragma unroll
+    for (int c = 0; c < 2; ++c)
+      oh[c] = __floats2half2_rn(s[2 * c] * ((float)q(2 * c, i) - z[2 * c]),
+                                s[2 * c + 1] * ((float)q(2 * c + 1, i) - z[2 * c + 1]));
+    *reinterpret_cast<uint2*>(w + (size_t)(r0 + i) * N + n0) = out;
+  }
 }
 
 __global__ void gptq_permute_half_kernel(const float* __restrict__ x,
@@ -640,9 +655,10 @@ void gptq_stage_input(cudaStream_t stream, const float* x, const int32_t* dest, 
 
 void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w, int K,
                   int N, int bits, int group_size) {
-  dim3 grid(ceil_div(N, 128), ceil_div(K, 32));
-  launch_kernel(gptq_dequant_kernel, grid, dim3(128), 0, stream, qweight, sz, w, K, N, bits,
-                group_size);
+  const int kb = bits == 4 ? 32 : 128;
+  dim3 grid(ceil_div(N, 128), ceil_div(K, kb));
+  launch_kernel(bits == 4 ? gptq_dequant_kernel<4> : gptq_dequant_kernel<3>, grid, dim3(128), 0,
+                stream, qweight, sz, w, K, N, group_size);
 }
 
 void gptq_permute_half(cudaStream_t stream, const float* x, const int32_t* perm, half* xh, int M,
