@@ -27,6 +27,7 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
 constexpr int kUnroll = 4;                 // K or V rows in flight per thread
+constexpr int kMergeLoads = 16;            // ranges' partial sums in flight (merge)
 // Query heads one decode block scores. A decode step has few (token, KV
 // head) pairs; splitting their query heads over several blocks shortens each
 // block's serial work (scores, P·V and the final sums all scale with it) at
@@ -338,13 +339,21 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
   __syncthreads();
   if (!s_last) return;
   __threadfence();
+  // Each merge step reads L2 once: (m, l) of up to 32 ranges stay in
+  // registers, and the ranges' o come kMergeLoads at a time.
   for (int g = warp; g < hpb; g += kThreads / 32) {
     const float2* ml = part_ml + (head0 + g) * a.n_splits;
-    float m = -INFINITY;
-    for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
+    const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
+    float m = v0.x;
+    for (int s = lane + 32; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
     m = warp_max(m);
     float l = 0.0f;
-    for (int s = lane; s < used; s += 32) {
+    if (lane < used) {
+      const float w = __expf(v0.x - m);
+      s_score[g][lane] = w;
+      l += v0.y * w;
+    }
+    for (int s = lane + 32; s < used; s += 32) {
       const float2 v = __ldcg(&ml[s]);
       const float w = __expf(v.x - m);
       s_score[g][s] = w;
@@ -356,7 +365,7 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
     for (int s = lane; s < used; s += 32) s_score[g][s] *= inv;
   }
   __syncthreads();
-  // Four dims per thread and pass, four ranges' loads in flight.
+  // Four dims per thread and pass, kMergeLoads ranges' loads in flight.
   const int hd4 = hd / 4;
   for (int i = threadIdx.x; i < hpb * hd4; i += kThreads) {
     const int g = i / hd4, d = (i % hd4) * 4;
@@ -367,12 +376,12 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
       o.x += v.x * ws, o.y += v.y * ws, o.z += v.z * ws, o.w += v.w * ws;
     };
     int s = 0;
-    for (; s + 4 <= used; s += 4) {
-      float4 v[4];
+    for (; s + kMergeLoads <= used; s += kMergeLoads) {
+      float4 v[kMergeLoads];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] = __ldcg(po + (size_t)(s + u) * hd4);
+      for (int u = 0; u < kMergeLoads; ++u) v[u] = __ldcg(po + (size_t)(s + u) * hd4);
 #pragma unroll
-      for (int u = 0; u < 4; ++u) add(v[u], w[s + u]);
+      for (int u = 0; u < kMergeLoads; ++u) add(v[u], w[s + u]);
     }
     for (; s < used; ++s) add(__ldcg(po + (size_t)s * hd4), w[s]);
     emit(g, d, o.x);
