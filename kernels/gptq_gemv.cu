@@ -174,7 +174,8 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   const int wn = warp % kWarpsN, wk = warp / kWarpsN;
   const int g = lane >> 2, t = lane & 3;
   const int col0 = (blockIdx.x * kWarpsN + wn) * 32;
-  // Columns past N (N % 32 != 0) read columns 0..3 and are never stored.
+  // Columns past N (N % 128 != 0) read zero padding and the scales of
+  // columns 0..3, and are never stored.
   const int colt = col0 + 4 * g < N ? col0 + 4 * g : 0;
   const int nkb = ceil_div(k1 - k0, KB);
   const int n_my = nkb > wk ? (nkb - wk + WK - 1) / WK : 0;  // k-blocks of this warp

@@ -61,7 +61,8 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
                int group_size);
 
 // w[k * N + n] = dequantized weight of reordered row k (fp16), for the GEMM
-// path: multiply by gptq_permute_half(x) to get the same product.
+// path: multiply by gptq_permute_half(x) to get the same product. The same
+// requirements as gptq_gemv() (N % 4 == 0).
 void gptq_dequant(cudaStream_t stream, const uint32_t* qweight, const half2* sz, half* w, int K,
                   int N, int bits, int group_size);
 

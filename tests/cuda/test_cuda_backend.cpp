@@ -71,6 +71,28 @@ Agreement compare(const std::vector<float>& a, const std::vector<float>& b, int 
   return {(double)same / rows, num / den};
 }
 
+void check_agreement(const std::vector<float>& gpu, const std::vector<float>& cpu, int vocab) {
+  const Agreement a = compare(gpu, cpu, vocab);
+  CAPTURE(a.top1);
+  CAPTURE(a.rel);
+  CHECK(a.top1 >= 0.99);
+  CHECK(a.rel < 2e-2);
+}
+
+const char* const kGptqVariants[] = {"gptq-4bit-128g-actorder_True",
+                                     "gptq-3bit-noneg-actorder_True"};
+
+// The CUDA and CPU models of one AutoGPTQ stories260K variant, or two nulls
+// (with a message) where the shared data lacks it.
+std::pair<std::unique_ptr<Model>, std::unique_ptr<Model>> load_gptq(const char* variant) {
+  const auto dir = gptq_dir() / variant;
+  if (!std::filesystem::exists(dir)) {
+    MESSAGE("missing " << dir);
+    return {};
+  }
+  return {load(dir, Device::kCuda), load(dir, Device::kCpu)};
+}
+
 }  // namespace
 
 TEST_CASE("cuda: stories260K fp32 greedy from BOS reproduces the golden text") {
@@ -86,26 +108,15 @@ TEST_CASE("cuda: stories260K fp32 greedy from BOS reproduces the golden text") {
 }
 
 TEST_CASE("cuda: AutoGPTQ stories260K logits match the CPU backend, greedy text matches") {
-  for (const char* variant : {"gptq-4bit-128g-actorder_True", "gptq-3bit-noneg-actorder_True"}) {
+  for (const char* variant : kGptqVariants) {
     CAPTURE(variant);
-    const auto dir = gptq_dir() / variant;
-    if (!std::filesystem::exists(dir)) {
-      MESSAGE("missing " << dir);
-      continue;
-    }
-    auto gpu = load(dir, Device::kCuda);
-    auto cpu = load(dir, Device::kCpu);
+    auto [gpu, cpu] = load_gptq(variant);
+    if (!gpu) continue;
     const int vocab = gpu->weights()->config.vocab_size;
     const auto golden = read_file(stories_dir() / "golden_greedy_256.txt");
     auto ids = cpu->tokenizer().encode(golden, true);
     ids.resize(std::min<size_t>(ids.size(), 200));
-    const auto lg = score(gpu->backend(), ids, vocab);
-    const auto lc = score(cpu->backend(), ids, vocab);
-    const Agreement a = compare(lg, lc, vocab);
-    CAPTURE(a.top1);
-    CAPTURE(a.rel);
-    CHECK(a.top1 >= 0.99);
-    CHECK(a.rel < 2e-2);
+    check_agreement(score(gpu->backend(), ids, vocab), score(cpu->backend(), ids, vocab), vocab);
     const auto ref = gptq_dir() / variant / "reference_greedy_127.txt";
     const auto ref2 = gptq_dir() / (std::string(variant) + "_reference_greedy_127.txt");
     for (const auto& rp : {ref, ref2})
@@ -127,15 +138,10 @@ TEST_CASE("cuda: AutoGPTQ stories260K logits match the CPU backend, greedy text 
 TEST_CASE("cuda: AutoGPTQ stories260K one-token decode steps match the CPU backend") {
   // One token a step runs the captured decode graph (GEMVs, fused attention
   // with RoPE and the cache write); the prefill of `score` does not.
-  for (const char* variant : {"gptq-4bit-128g-actorder_True", "gptq-3bit-noneg-actorder_True"}) {
+  for (const char* variant : kGptqVariants) {
     CAPTURE(variant);
-    const auto dir = gptq_dir() / variant;
-    if (!std::filesystem::exists(dir)) {
-      MESSAGE("missing " << dir);
-      continue;
-    }
-    auto gpu = load(dir, Device::kCuda);
-    auto cpu = load(dir, Device::kCpu);
+    auto [gpu, cpu] = load_gptq(variant);
+    if (!gpu) continue;
     const int vocab = gpu->weights()->config.vocab_size;
     auto ids = cpu->tokenizer().encode(read_file(stories_dir() / "golden_greedy_256.txt"), true);
     ids.resize(std::min<size_t>(ids.size(), 48));
@@ -155,11 +161,7 @@ TEST_CASE("cuda: AutoGPTQ stories260K one-token decode steps match the CPU backe
         dst.insert(dst.end(), row.begin(), row.end());
       }
     }
-    const Agreement a = compare(lg, lc, vocab);
-    CAPTURE(a.top1);
-    CAPTURE(a.rel);
-    CHECK(a.top1 >= 0.99);
-    CHECK(a.rel < 2e-2);
+    check_agreement(lg, lc, vocab);
   }
 }
 
