@@ -71,10 +71,10 @@ inline int32_t key_id(uint64_t key) { return static_cast<int32_t>(static_cast<ui
 // histograms are kept side by side, 2048 counters each.
 constexpr int kRadixShift[3] = {32, 43, 54};
 constexpr uint32_t kRadixMask[3] = {2047, 2047, 1023};
-inline void radix_count(uint32_t* count, uint64_t x, uint32_t weight) {
-  count[(x >> 32) & 2047] += weight;
-  count[2048 + ((x >> 43) & 2047)] += weight;
-  count[4096 + ((x >> 54) & 1023)] += weight;
+inline void radix_count(uint32_t* count, uint64_t x) {
+  ++count[(x >> 32) & 2047];
+  ++count[2048 + ((x >> 43) & 2047)];
+  ++count[4096 + ((x >> 54) & 1023)];
 }
 
 // Sorts keys ascending given their digit histograms. LSD radix on the high
@@ -332,7 +332,7 @@ int32_t Sampler::sample_sorted(std::span<const float> logits, float mx, size_t r
     std::sort(keys_.begin(), keys_.end());
   } else {
     radix_count_.assign(3 * 2048, 0);
-    for (uint64_t key : keys_) radix_count(radix_count_.data(), key, 1);
+    for (uint64_t key : keys_) radix_count(radix_count_.data(), key);
     radix_sort_by_high_half(keys_, keys_tmp_, radix_count_.data());
   }
   m = keys_.size();

@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <memory>
-#include <mutex>
-#include <thread>
 
 namespace rewoo {
 

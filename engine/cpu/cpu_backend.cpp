@@ -48,7 +48,6 @@ class CpuBackend final : public Backend {
     const ModelConfig& c = w_->config;
     max_seq_ = o.max_seq_len > 0 ? o.max_seq_len : c.max_seq_len;
     int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    n_threads_ = threads;
     if (threads > 1) pool_ = std::make_unique<ThreadPool>(threads - 1);
     avx2_ = cpu::cpu_has_avx2() && o.cpu_kernels != "portable";
     qgemm_ = avx2_ ? cpu::qgemm_avx2 : cpu::qgemm_ref;
@@ -94,7 +93,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override {
-    return fmt::format("cpu ({}, {} threads, {})", vnni_ ? "avx512-vnni" : avx2_ ? "avx2" : "portable", n_threads_,
+    return fmt::format("cpu ({}, {} threads, {})", vnni_ ? "avx512-vnni" : avx2_ ? "avx2" : "portable",
+                       pool_ ? pool_->size() + 1 : 1,
                        any_q8_ ? "int8 activations" : "exact");
   }
   int n_slots() const override { return static_cast<int>(slots_.size()); }
@@ -336,7 +336,6 @@ class CpuBackend final : public Backend {
 
   std::shared_ptr<const Weights> w_;
   int max_seq_ = 0;
-  int n_threads_ = 1;
   bool avx2_ = false;
   cpu::QGemmFn qgemm_ = nullptr;
   cpu::SGemmFn sgemm_ = nullptr;

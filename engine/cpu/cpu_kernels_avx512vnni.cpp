@@ -82,9 +82,7 @@ void q4q8_tokens(const PackedQ4x8& w, const int8_t* xq, const float* d, const fl
     }
   }
 }
-}  // namespace
 
-namespace {
 // One token (decode) over super tile s: the activations' broadcasts are
 // loaded once per block and reused by the 4 tiles.
 void q4q8_one(const PackedQ4x8& w, const int8_t* xt, const float* dt, const float* gzt, float* yt, int s) {

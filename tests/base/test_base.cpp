@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -63,6 +64,27 @@ TEST_CASE("ThreadPool runs tasks concurrently and parallel_for covers the range 
   pool.parallel_for(1000, 7, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) hits[i]++;
   });
+  for (auto& h : hits) CHECK(h.load() == 1);
+}
+
+TEST_CASE("ThreadPool::parallel_for does not wait for a worker that is busy elsewhere") {
+  // The only worker is blocked by a task; the caller must do every chunk
+  // itself and return, not wait for the worker to get to its share.
+  ThreadPool pool(1);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto blocker = pool.submit([gate] { gate.wait(); });
+  std::vector<std::atomic<int>> hits(100);
+  auto done = std::async(std::launch::async, [&] {
+    pool.parallel_for(100, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) hits[i]++;
+    });
+  });
+  const bool returned = done.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  release.set_value();
+  blocker.get();
+  done.get();
+  CHECK(returned);
   for (auto& h : hits) CHECK(h.load() == 1);
 }
 
