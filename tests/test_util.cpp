@@ -13,6 +13,7 @@
 namespace rewoo::test {
 
 std::filesystem::path data_dir() { return REWOO_DATA_DIR; }
+std::filesystem::path llama2_tokenizer() { return data_dir() / "tokenizers" / "llama2" / "tokenizer.model"; }
 std::filesystem::path source_dir() { return REWOO_SOURCE_DIR; }
 std::filesystem::path binary_dir() { return REWOO_BINARY_DIR; }
 

@@ -13,6 +13,8 @@ std::filesystem::path data_dir();
 std::filesystem::path source_dir();
 // The build folder (where build/rewoo lives).
 std::filesystem::path binary_dir();
+// The Llama 2 SentencePiece model in the shared data.
+std::filesystem::path llama2_tokenizer();
 // Reads a whole file; throws if it cannot.
 std::string read_file(const std::filesystem::path& p);
 

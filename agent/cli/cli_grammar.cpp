@@ -17,6 +17,7 @@
 #include "agent/grammar/json_schema.h"
 #include "agent/grammar/plan_grammar.h"
 #include "agent/grammar/runtime_constraints.h"
+#include "agent/runtime.h"
 #include "tools/builtin_tools.h"
 
 namespace rewoo::cli {
@@ -53,7 +54,7 @@ std::string line_col(const std::string& text, size_t off) {
 struct GrammarArgs {
   std::string file, input, root = "root", schema, whitespace, tools_csv, format = "json";
   bool json = false, verbose = false, input_is_file = false;
-  int any_order = 6, max_steps = 10;
+  int any_order = 6, max_steps = agent::AgentOptions{}.max_steps;  // the agent's default
 };
 
 void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }

@@ -307,7 +307,8 @@ class RegexParser {
 
 std::string gbnf_repeat(int min, int limit) {
   if (limit > 0) return fmt::format("{{{},{}}}", min, limit);
-  return min > 0 ? "+" : "*";
+  if (min > 1) return fmt::format("{{{},}}", min);
+  return min == 1 ? "+" : "*";
 }
 
 std::string gbnf_literal(std::string_view bytes) {

@@ -31,8 +31,9 @@ std::string json_chars_gbnf(const std::vector<std::pair<uint32_t, uint32_t>>& ra
 // A GBNF string literal for raw bytes ("..." with escapes).
 std::string gbnf_literal(std::string_view bytes);
 
-// The repetition suffix for min (0 or 1) to at most `limit` items: "{min,limit}",
-// or "*" / "+" when limit is 0 (unbounded, as the grammar options spell it).
+// The repetition suffix for at least min and at most `limit` items:
+// "{min,limit}", or when limit is 0 (unbounded, as the grammar options spell
+// it) "*", "+" or "{min,}".
 std::string gbnf_repeat(int min, int limit);
 
 }  // namespace rewoo::agent::grammar

@@ -20,7 +20,7 @@ class RuntimeConstraints : public Constraints {
       : vocab_(std::move(vocab)), limits_(limits) {}
 
   Result<std::shared_ptr<engine::LogitsProcessor>> plan(const tools::Registry& registry, int max_steps) override {
-    auto g = plan_grammar_gbnf(registry, runtime_plan_options(max_steps, limits_));
+    auto g = plan_grammar_gbnf(registry, runtime_plan_options(std::max(1, max_steps), limits_));
     if (!g) return g.error();
     return processor(*g);
   }
@@ -64,8 +64,7 @@ class RuntimeConstraints : public Constraints {
 
 PlanGrammarOptions runtime_plan_options(int max_steps, RuntimeGrammarLimits limits) {
   PlanGrammarOptions o;
-  o.max_steps = std::max(1, max_steps);
-  o.leading_space = true;  // a model's first token after "ASSISTANT:" is usually "▁Plan"
+  o.max_steps = max_steps;
   o.max_text_chars = limits.text_chars;
   o.nested_brackets = false;  // flat inputs: a plan's length stays bounded
   return o;

@@ -312,7 +312,7 @@ TEST_CASE("Model::load: tokenizer problems") {
   REQUIRE_FALSE(m.ok());
   CHECK(has(m.error().to_string(), "tokenizer"));
   LoadOptions lo;
-  lo.tokenizer_path = rewoo::test::data_dir() / "tokenizers/llama2/tokenizer.model";
+  lo.tokenizer_path = rewoo::test::llama2_tokenizer();
   m = Model::load(tmp.path(), lo);  // vocab 64 vs 32000 pieces
   REQUIRE_FALSE(m.ok());
   CHECK(has(m.error().to_string(), "vocab_size is 64"));

@@ -23,7 +23,7 @@ std::vector<std::string> split(const std::string& s, const std::string& sep) {
   }
 }
 const Tokenizer& llama2() {
-  static auto t = Tokenizer::load(rewoo::test::data_dir() / "tokenizers/llama2/tokenizer.model");
+  static auto t = Tokenizer::load(rewoo::test::llama2_tokenizer());
   REQUIRE(t.ok());
   return **t;
 }

@@ -70,7 +70,7 @@ TEST_CASE("function-call grammar (YAML)") {
 
 TEST_CASE("function calls sampled under the grammars parse and validate (200 seeds each)") {
   auto vocab = rewoo::test::load_sentencepiece_vocab(
-      (rewoo::test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model").string());
+      rewoo::test::llama2_tokenizer().string());
   for (CallFormat f : {CallFormat::kJson, CallFormat::kYaml}) {
     auto text = function_call_gbnf(rewoo::test::call_registry(), f);
     REQUIRE(text);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/grammar/grammar.h"
+#include "agent/grammar/regex_to_gbnf.h"
 #include "tests/test_util.h"
 
 using rewoo::agent::grammar::Grammar;
@@ -31,6 +32,24 @@ std::string parse_error(const std::string& text) {
 }
 
 }  // namespace
+
+TEST_CASE("gbnf_repeat spells every minimum, bounded or not") {
+  using rewoo::agent::grammar::gbnf_repeat;
+  struct Case {
+    int min, limit;
+    std::vector<std::string> yes, no;
+  };
+  const Case cases[] = {{0, 0, {"", "a", "aaaa"}, {}},          {1, 0, {"a", "aaaa"}, {""}},
+                        {3, 0, {"aaa", "aaaaaa"}, {"", "aa"}},  {0, 2, {"", "aa"}, {"aaa"}},
+                        {2, 4, {"aa", "aaaa"}, {"a", "aaaaa"}}};
+  for (const Case& c : cases) {
+    CAPTURE(c.min);
+    CAPTURE(c.limit);
+    auto g = Grammar::parse("root ::= \"a\"" + gbnf_repeat(c.min, c.limit));
+    REQUIRE(g);
+    check_lang(*g, c.yes, c.no);
+  }
+}
 
 TEST_CASE("shared grammar: json") {
   Grammar g = load("json");

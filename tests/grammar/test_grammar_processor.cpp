@@ -14,7 +14,7 @@
 using namespace rewoo::agent::grammar;
 
 namespace {
-std::string tok_path() { return (rewoo::test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model").string(); }
+std::string tok_path() { return rewoo::test::llama2_tokenizer().string(); }
 }  // namespace
 
 TEST_CASE("vocabulary from the engine tokenizer equals the SentencePiece pieces") {

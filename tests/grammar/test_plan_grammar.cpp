@@ -62,7 +62,7 @@ TEST_CASE("plan grammar: well-formed plans in, malformed ones out") {
 
 TEST_CASE("plan grammar: 200 plans sampled under the grammar all pass the plan parser") {
   auto vocab = rewoo::test::load_sentencepiece_vocab(
-      (rewoo::test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model").string());
+      rewoo::test::llama2_tokenizer().string());
   PlanGrammarOptions o;
   o.max_steps = 6;
   auto text = plan_grammar_gbnf(rewoo::test::plan_registry(), o);

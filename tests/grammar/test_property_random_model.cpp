@@ -37,7 +37,7 @@ std::unique_ptr<rewoo::engine::Model> random_model(uint64_t seed) {
   ro.seed = seed;
   auto w = rewoo::engine::random_weights(*shape, ro);
   REQUIRE(w);
-  auto tok = rewoo::engine::Tokenizer::load(rewoo::test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model");
+  auto tok = rewoo::engine::Tokenizer::load(rewoo::test::llama2_tokenizer());
   REQUIRE(tok);
   rewoo::engine::BackendOptions bo;
   bo.device = rewoo::engine::Device::kCpu;

@@ -17,7 +17,7 @@ using namespace rewoo::agent::grammar;
 namespace {
 
 std::string tokenizer_path() {
-  return (rewoo::test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model").string();
+  return rewoo::test::llama2_tokenizer().string();
 }
 
 const std::shared_ptr<const Vocabulary>& llama_vocab() {

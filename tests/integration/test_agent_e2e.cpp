@@ -35,7 +35,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // The Llama 2 tokenizer of the shared data.
-std::string llama2_tokenizer() { return (test::data_dir() / "tokenizers" / "llama2" / "tokenizer.model").string(); }
 
 std::unique_ptr<EngineLanguageModel> tiny_model(int slots = 4) {
   auto shape = engine::shape_by_name("tiny");
@@ -44,7 +43,7 @@ std::unique_ptr<EngineLanguageModel> tiny_model(int slots = 4) {
   ro.seed = 1;
   auto w = engine::random_weights(*shape, ro);
   REQUIRE(w);
-  auto tok = engine::Tokenizer::load(llama2_tokenizer());
+  auto tok = engine::Tokenizer::load(test::llama2_tokenizer().string());
   REQUIRE(tok);
   engine::BackendOptions bo;
   bo.device = engine::Device::kCpu;
@@ -205,7 +204,7 @@ TEST_CASE("rewoo run: 100 tasks, SIGKILL midway, re-run: every id once, valid JS
   std::string rewoo = (test::binary_dir() / "rewoo").string();
   REQUIRE(std::filesystem::exists(rewoo));
   std::string out;
-  REQUIRE(test::run_command(rewoo + " model random " + (dir / "m").string() + " --shape tiny --seed 2" + " --tokenizer " + llama2_tokenizer(), &out) == 0);
+  REQUIRE(test::run_command(rewoo + " model random " + (dir / "m").string() + " --shape tiny --seed 2" + " --tokenizer " + test::llama2_tokenizer().string(), &out) == 0);
   CHECK(std::filesystem::exists(dir / "m" / "RANDOM_WEIGHTS"));
   {
     std::ofstream f(dir / "tasks.jsonl");
@@ -273,7 +272,7 @@ TEST_CASE("rewoo ask / call from the CLI: the README's main command shape, --jso
   test::TempDir dir;
   std::string rewoo = (test::binary_dir() / "rewoo").string();
   std::string out;
-  REQUIRE(test::run_command(rewoo + " model random " + (dir / "m").string() + " --shape tiny" + " --tokenizer " + llama2_tokenizer(), &out) == 0);
+  REQUIRE(test::run_command(rewoo + " model random " + (dir / "m").string() + " --shape tiny" + " --tokenizer " + test::llama2_tokenizer().string(), &out) == 0);
   std::string model = " --model " + (dir / "m").string();
   // Human output: plan and evidence with --show-plan, the answer, and the noise note.
   int rc = test::run_command(rewoo + " ask \"Who won the Nobel Prize in Literature in 2020?\"" + model +
