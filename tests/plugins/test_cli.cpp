@@ -169,10 +169,15 @@ TEST_CASE("cli: a hung MCP step under rewoo exec --timeout leaves no server behi
   test::run_command(test::rewoo_cli() + " tools call fake.hang '' --timeout-ms 60000 --config '" +
                     (tmp / "fake.yaml").string() + "' >/dev/null 2>&1 & echo $! > '" +
                     pidfile.string() + "'");
-  for (int i = 0; i < 250 && processes_with(tag) == 0; ++i)
+  // The server is up: seen in 10 polls in a row. Once is not enough: while
+  // it starts (a launcher such as a pyenv shim that forks and execs) its
+  // command line can be there one moment and unreadable the next.
+  int seen = 0;
+  for (int i = 0; i < 750 && seen < 10; ++i) {
+    seen = processes_with(tag) > 0 ? seen + 1 : 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  // At least one server is up (a slow start may briefly overlap a restart).
-  REQUIRE(processes_with(tag) >= 1);
+  }
+  REQUIRE(seen == 10);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the call is in flight
   kill(std::stoi(test::read_file(pidfile)), SIGKILL);
   for (int i = 0; i < 100 && processes_with(tag) > 0; ++i)
