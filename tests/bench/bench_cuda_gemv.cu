@@ -7,7 +7,8 @@
 // (kernels/gptq_gemv.cuh, detail::) and checks each against the default.
 // Prints, per shape, bits, group and batch: microseconds per product, GB/s of
 // weight bytes and the fraction of copy bandwidth; then a decode-step
-// projection (all linear layers of the model, batch 1).
+// projection (all linear layers of the model, batch 1). Last, per shape, the
+// fp16 output layer (32000 x dim, dense_gemv) at batch 1.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dense_gemv.cuh"
 #include "kernels/gptq_gemv.cuh"
 
 #define CK(x)                                                                                \
@@ -265,5 +267,40 @@ int main(int argc, char** argv) {
       cudaFree(x);
       cudaFree(out);
     }
+  if (variants) return 0;
+  for (const Shape& s : shapes) {
+    if (!only_shape.empty() && only_shape != s.model) continue;
+    const int vocab = 32000;
+    half* w;
+    float *x, *out;
+    CK(cudaMalloc(&w, (size_t)vocab * s.dim * 2));
+    CK(cudaMalloc(&x, (size_t)s.dim * 4));
+    CK(cudaMalloc(&out, (size_t)vocab * 4));
+    fill_h<<<1024, 256>>>(w, (size_t)vocab * s.dim);
+    CK(cudaMemset(x, 0, (size_t)s.dim * 4));
+    CK(cudaMemset(out, 0, (size_t)vocab * 4));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    {
+      auto run = [&] {
+        rewoo::kernels::dense_gemv(nullptr, x, w, nullptr, out, 1, s.dim, vocab, vocab, true);
+      };
+      run();
+      CK(cudaEventRecord(e0));
+      for (int r = 0; r < reps_arg; ++r) run();
+      CK(cudaEventRecord(e1));
+      CK(cudaEventSynchronize(e1));
+      CK(cudaGetLastError());
+      float ms;
+      CK(cudaEventElapsedTime(&ms, e0, e1));
+      const double us = ms * 1e3 / reps_arg, bytes = (double)vocab * s.dim * 2;
+      std::printf("%-4s fp16        %-10s %5d %9.1f %9.0f %6.0f%%\n", s.model, "output", 1, us,
+                  bytes / us / 1e3, 100.0 * bytes / us / 1e3 / bw);
+    }
+    cudaFree(w);
+    cudaFree(x);
+    cudaFree(out);
+  }
   return 0;
 }
