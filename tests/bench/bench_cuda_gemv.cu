@@ -65,6 +65,26 @@ struct Mat {
   int32_t* perm = nullptr;
 };
 
+// Milliseconds per call of run() over `reps` calls, timed with events after
+// one untimed call.
+template <typename F>
+double ms_per_call(int reps, F&& run) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  run();
+  CK(cudaEventRecord(e0));
+  for (int r = 0; r < reps; ++r) run();
+  CK(cudaEventRecord(e1));
+  CK(cudaEventSynchronize(e1));
+  CK(cudaGetLastError());
+  float ms;
+  CK(cudaEventElapsedTime(&ms, e0, e1));
+  CK(cudaEventDestroy(e0));
+  CK(cudaEventDestroy(e1));
+  return ms / reps;
+}
+
 double copy_bandwidth() {
   const size_t bytes = size_t(2) << 30;
   void *a, *b;
@@ -165,22 +185,13 @@ int main(int argc, char** argv) {
       CK(cudaMalloc(&out, (size_t)32 * 2 * s.hidden * 4));
       fill_h<<<256, 256>>>(x, (size_t)32 * 2 * s.hidden);
       CK(cudaDeviceSynchronize());
-      cudaEvent_t e0, e1;
-      CK(cudaEventCreate(&e0));
-      CK(cudaEventCreate(&e1));
       // Microseconds per product: run(l) over every layer once to warm up,
       // then reps_arg rounds, timed.
       auto time_us = [&](auto&& run) {
-        for (int l = 0; l < layers; ++l) run(l);
-        CK(cudaEventRecord(e0));
-        for (int r = 0; r < reps_arg; ++r)
-          for (int l = 0; l < layers; ++l) run(l);
-        CK(cudaEventRecord(e1));
-        CK(cudaEventSynchronize(e1));
-        CK(cudaGetLastError());
-        float ms;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        return ms * 1e3 / (reps_arg * layers);
+        return ms_per_call(reps_arg, [&] {
+                 for (int l = 0; l < layers; ++l) run(l);
+               }) *
+               1e3 / layers;
       };
       // Weight bytes of linear li: packed values plus (scale, zero) per group.
       auto matrix_bytes = [&](int li, int group) {
@@ -279,25 +290,12 @@ int main(int argc, char** argv) {
     fill_h<<<1024, 256>>>(w, (size_t)vocab * s.dim);
     CK(cudaMemset(x, 0, (size_t)s.dim * 4));
     CK(cudaMemset(out, 0, (size_t)vocab * 4));
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    {
-      auto run = [&] {
-        rewoo::kernels::dense_gemv(nullptr, x, w, nullptr, out, 1, s.dim, vocab, vocab, true);
-      };
-      run();
-      CK(cudaEventRecord(e0));
-      for (int r = 0; r < reps_arg; ++r) run();
-      CK(cudaEventRecord(e1));
-      CK(cudaEventSynchronize(e1));
-      CK(cudaGetLastError());
-      float ms;
-      CK(cudaEventElapsedTime(&ms, e0, e1));
-      const double us = ms * 1e3 / reps_arg, bytes = (double)vocab * s.dim * 2;
-      std::printf("%-4s fp16        %-10s %5d %9.1f %9.0f %6.0f%%\n", s.model, "output", 1, us,
-                  bytes / us / 1e3, 100.0 * bytes / us / 1e3 / bw);
-    }
+    const double us = 1e3 * ms_per_call(reps_arg, [&] {
+      rewoo::kernels::dense_gemv(nullptr, x, w, nullptr, out, 1, s.dim, vocab, vocab, true);
+    });
+    const double bytes = (double)vocab * s.dim * 2;
+    std::printf("%-4s fp16        %-10s %5d %9.1f %9.0f %6.0f%%\n", s.model, "output", 1, us,
+                bytes / us / 1e3, 100.0 * bytes / us / 1e3 / bw);
     cudaFree(w);
     cudaFree(x);
     cudaFree(out);
