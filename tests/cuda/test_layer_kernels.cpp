@@ -348,7 +348,10 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
                         {1, 16, 2, 256, 300, 3, false},   {2, 8, 8, 64, 200, 5, false},
                         {2, 4, 2, 8, 50, 2, false},       {2, 4, 2, 8, 50, 2, true},
                         {2, 4, 1, 16, 70, 3, false},      {2, 6, 2, 64, 120, 3, false},
-                        {2, 12, 2, 64, 150, 3, false},    {2, 8, 2, 8, 60, 2, true}};
+                        {2, 12, 2, 64, 150, 3, false},    {2, 8, 2, 8, 60, 2, true},
+                        // 34B's decode shape, as split for one and two tokens
+                        {1, 64, 8, 128, 600, 16, false},  {2, 64, 8, 128, 1100, 8, false},
+                        {3, 8, 2, 64, 300, 7, true}};
   uint32_t seed = 77;
   for (const Case& c : cases) {
     CAPTURE(c.nh);
