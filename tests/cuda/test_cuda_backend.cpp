@@ -93,6 +93,13 @@ std::pair<std::unique_ptr<Model>, std::unique_ptr<Model>> load_gptq(const char* 
   return {load(dir, Device::kCuda), load(dir, Device::kCpu)};
 }
 
+// The first n tokens (BOS first) of the golden stories260K text.
+std::vector<int32_t> golden_ids(const Model& m, size_t n) {
+  auto ids = m.tokenizer().encode(read_file(stories_dir() / "golden_greedy_256.txt"), true);
+  ids.resize(std::min(ids.size(), n));
+  return ids;
+}
+
 }  // namespace
 
 TEST_CASE("cuda: stories260K fp32 greedy from BOS reproduces the golden text") {
@@ -113,9 +120,7 @@ TEST_CASE("cuda: AutoGPTQ stories260K logits match the CPU backend, greedy text 
     auto [gpu, cpu] = load_gptq(variant);
     if (!gpu) continue;
     const int vocab = gpu->weights()->config.vocab_size;
-    const auto golden = read_file(stories_dir() / "golden_greedy_256.txt");
-    auto ids = cpu->tokenizer().encode(golden, true);
-    ids.resize(std::min<size_t>(ids.size(), 200));
+    const auto ids = golden_ids(*cpu, 200);
     check_agreement(score(gpu->backend(), ids, vocab), score(cpu->backend(), ids, vocab), vocab);
     const auto ref = gptq_dir() / variant / "reference_greedy_127.txt";
     const auto ref2 = gptq_dir() / (std::string(variant) + "_reference_greedy_127.txt");
@@ -143,8 +148,7 @@ TEST_CASE("cuda: AutoGPTQ stories260K one-token decode steps match the CPU backe
     auto [gpu, cpu] = load_gptq(variant);
     if (!gpu) continue;
     const int vocab = gpu->weights()->config.vocab_size;
-    auto ids = cpu->tokenizer().encode(read_file(stories_dir() / "golden_greedy_256.txt"), true);
-    ids.resize(std::min<size_t>(ids.size(), 48));
+    const auto ids = golden_ids(*cpu, 48);
     std::vector<float> lg, lc;
     for (Model* m : {gpu.get(), cpu.get()}) {
       m->backend().clear_slot(0);

@@ -34,8 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The Llama 2 tokenizer of the shared data.
-
 std::unique_ptr<EngineLanguageModel> tiny_model(int slots = 4) {
   auto shape = engine::shape_by_name("tiny");
   REQUIRE(shape);
