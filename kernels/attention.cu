@@ -99,7 +99,19 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
   const int span = max(a.min_chunk, ceil_div(ceil_div(L, a.n_splits), 32) * 32);
   const int used = ceil_div(L, span);
   const int j0 = split * span;
-  if (j0 >= L) return;  // the merge counts only the `used` ranges
+  // a.zero, a share per block; only after the previous kernel has finished.
+  auto zero_share = [&] {
+    const size_t nb = (size_t)gridDim.x * gridDim.y * gridDim.z;
+    const size_t b = blockIdx.x + (size_t)gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z);
+    for (size_t i = b * kThreads + threadIdx.x; i < a.zero_n; i += nb * kThreads) a.zero[i] = 0.0f;
+  };
+  if (j0 >= L) {  // the merge counts only the `used` ranges
+    if (a.zero) {
+      pdl_wait();
+      zero_share();
+    }
+    return;
+  }
   const int j1 = min(L, j0 + span);
   const int hd = a.hd;
   const int lpk = hd / 8;    // lanes per key
@@ -137,6 +149,9 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
   };
   prefetch(j0, min(kAttnMaxChunk, j1 - j0));
   if (early) pdl_wait();
+  if (a.zero) zero_share();
+  // The rows' RMSNorm factor, where the product left it out.
+  const float inv = a.qkv_ss ? rsqrtf(__ldcg(a.qkv_ss + t) / a.norm_dim + a.norm_eps) : 1.0f;
 
   const size_t qkv_row = (size_t)(a.n_heads + 2 * a.n_kv) * hd;
   const float* cs = a.qkv ? a.cos_sin + (size_t)(L - 1) * hd : nullptr;
@@ -151,6 +166,8 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
     } else {
       rope8(src, cs, hd, d0, a.interleaved, y);
     }
+#pragma unroll
+    for (int i = 0; i < 8; ++i) y[i] *= inv;
     uint4 packed;
     half2* h2 = reinterpret_cast<half2*>(&packed);
 #pragma unroll
@@ -175,7 +192,7 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
     else
       ldcg_floats<8>(a.q + ((size_t)t * a.n_heads + h) * hd + d0, y);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * a.scale;
+    for (int e = 0; e < 8; ++e) s_q[(i / lpk) * hd + d0 + e] = y[e] * (inv * a.scale);
   }
   if ((int)threadIdx.x < hpb) {
     s_m[threadIdx.x] = -INFINITY;

@@ -33,6 +33,17 @@ struct AttentionArgs {
   //       (programmatic launch): no kernel of the same step may write them.
   const float* q = nullptr;
   const float* qkv = nullptr;
+  // qkv only: qkv_ss [T] sums of squares of the rows that q, k, v were
+  // projected from without their RMSNorm factor (gptq_gemv_normed()); the
+  // factor 1 / sqrt(qkv_ss[t] / norm_dim + norm_eps) is applied here. Null:
+  // qkv is already normalised.
+  const float* qkv_ss = nullptr;
+  int norm_dim = 0;
+  float norm_eps = 0.0f;
+  // Set to zero after the previous kernel has finished (may be null): the
+  // accumulator of a later product.
+  float* zero = nullptr;
+  size_t zero_n = 0;
   const float* cos_sin = nullptr;
   bool interleaved = false;
   // Caches [n_slots, max_seq, n_kv, hd]; token t attends to keys 0..pos[t]

@@ -155,12 +155,75 @@ __host__ __device__ __forceinline__ size_t tiled_word(int wr, int n, int K, int 
   return ((tile * kWarpsN + (n / 32) % kWarpsN) * 32 + 4 * ((n / 4) % 8) + t) * 4 + n % 4;
 }
 
+// Stages x * g (GemvNorm) for staged positions k0 .. k1 of `rows` rows
+// into xs (cw 16-byte words a row), in the pair order of gptq_input_order()
+// and with its 1/16 factors; with add_ss, adds each row's sum of x^2 over
+// the chunk's source rows to nrm.sumsq. Without nrm.src (no act-order
+// permutation) a word's 8 positions come from 8 consecutive source rows of
+// one k-block unit (4-bit) or from its 32-row unit (3-bit).
+template <int BITS>
+__device__ __forceinline__ void stage_normed(uint4* xs, const GemvNorm& nrm, int rows, int K,
+                                             int k0, int k1, int cw, bool add_ss) {
+  constexpr int V = BITS == 4 ? 8 : 32;
+  for (int m = 0; m < rows; ++m) {
+    const float* x = nrm.x + (size_t)m * K;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < cw; c += blockDim.x) {
+      const int p0 = k0 + 8 * c;
+      uint4 word = make_uint4(0, 0, 0, 0);
+      if (p0 < k1) {
+        float v[8];
+        if (nrm.src) {
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            const int32_t s = __ldg(nrm.src + p0 + i);
+            const int r = s & (kStagedDiv16 - 1);
+            const float xv = __ldcg(x + r);
+            ss += xv * xv;
+            v[i] = xv * __ldg(nrm.g + r) * (s & kStagedDiv16 ? 0.0625f : 1.0f);
+          }
+        } else if constexpr (BITS == 4) {
+          float xv[8], gv[8];
+          ldcg_floats<8>(x + p0, xv);
+          const float4 g0 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0));
+          const float4 g1 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0) + 1);
+          gv[0] = g0.x, gv[1] = g0.y, gv[2] = g0.z, gv[3] = g0.w;
+          gv[4] = g1.x, gv[5] = g1.y, gv[6] = g1.z, gv[7] = g1.w;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) ss += xv[i] * xv[i];
+#pragma unroll
+          for (int s = 0; s < 8; ++s) {
+            const int r = pair_row<4>(s);
+            v[s] = xv[r] * gv[r] * ((s >> 1) % 2 ? 0.0625f : 1.0f);
+          }
+        } else {
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            const int sl = (p0 + i) % V, r = p0 + i - sl + pair_row<BITS>(sl);
+            const float xv = __ldcg(x + r);
+            ss += xv * xv;
+            v[i] = xv * __ldg(nrm.g + r);
+          }
+        }
+        half2* h = reinterpret_cast<half2*>(&word);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+      }
+      xs[m * cw + c] = word;
+    }
+    if (add_ss) {
+      ss = warp_sum(ss);
+      if ((threadIdx.x & 31) == 0) atomicAdd(nrm.sumsq + m, ss);
+    }
+  }
+}
+
 template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB, bool XS>
 __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     gptq_gemv_kernel(const half* __restrict__ xh, const uint32_t* __restrict__ qweight,
                      const half2* __restrict__ sz, const float* __restrict__ bias,
                      float* __restrict__ out, int M, int K, int N, int ldo, int group_shift,
-                     int kchunk) {
+                     int kchunk, const GemvNorm nrm) {
   constexpr int V = BITS == 4 ? 8 : 32;   // reordered rows per thread per k-block
   constexpr int KB = 4 * V;               // rows per k-block
   constexpr int WPT = BITS == 4 ? 1 : 3;  // 16-byte weight loads per thread per k-block
@@ -331,10 +394,15 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     // The block's rows of x, read once: its four column warps share them, and
     // reading them from L2 in every warp costs as much traffic as the weights.
     const int rows = min(M, NT * 8), cw = kchunk / 8;
-    for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
-      const int m = e / cw, c = e - m * cw;
-      xs[e] = k0 + 8 * c < k1 ? __ldcg(reinterpret_cast<const uint4*>(xh + (size_t)m * K + k0) + c)
-                              : make_uint4(0, 0, 0, 0);
+    if (nrm.x) {
+      stage_normed<BITS>(xs, nrm, rows, K, k0, k1, cw, nrm.sumsq && blockIdx.x == 0);
+    } else {
+      for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
+        const int m = e / cw, c = e - m * cw;
+        xs[e] = k0 + 8 * c < k1
+                    ? __ldcg(reinterpret_cast<const uint4*>(xh + (size_t)m * K + k0) + c)
+                    : make_uint4(0, 0, 0, 0);
+      }
     }
     __syncthreads();
   }
@@ -433,7 +501,8 @@ constexpr int kXsBytes = 16384;
 
 template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB, bool XS>
 void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
-                 const float* bias, float* out, int M, int K, int N, int ldo, int group_size) {
+                 const float* bias, float* out, int M, int K, int N, int ldo, int group_size,
+                 const GemvNorm& nrm) {
   auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB, XS>;
   static const int per_sm = [&] {
     int b = 0;
@@ -449,7 +518,7 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), kb, WK, 2 * U, max_chunk);
   dim3 grid(nb_n, ceil_div(K, kchunk));
   launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), XS ? (size_t)rows * kchunk * 2 : 0, stream,
-                xh, qweight, sz, bias, out, M, K, N, ldo, shift, kchunk);
+                xh, qweight, sz, bias, out, M, K, N, ldo, shift, kchunk, nrm);
 }
 
 __global__ void gptq_stage_input_kernel(const float* __restrict__ x,
@@ -564,9 +633,11 @@ __global__ void gptq_pack_kernel(const uint32_t* __restrict__ src, uint32_t* __r
 
 }  // namespace
 
-void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
-               const float* bias, float* out, int M, int K, int N, int ldo, int bits,
-               int group_size) {
+namespace {
+
+void gemv_dispatch(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
+                   const float* bias, float* out, int M, int K, int N, int ldo, int bits,
+                   int group_size, const GemvNorm& nrm) {
   if (M <= 0) return;
   const bool grouped = group_size < K;
   // Tile shapes measured on an H200 (bench_cuda_gemv --variants): batches
@@ -574,10 +645,10 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
   // larger batches read x through L2 and run two K-warps per block.
 #define REWOO_GEMV(G, B, NT, U, WK, MINB, XS)                                              \
   launch_gemv<B, NT, G, U, WK, MINB, XS>(stream, xh, qweight, sz, bias, out, M, K, N, ldo, \
-                                         group_size)
+                                         group_size, nrm)
   if (bits == 4) {
     if (M <= 8)
-      grouped ? REWOO_GEMV(true, 4, 1, 8, 1, 2, true) : REWOO_GEMV(false, 4, 1, 2, 1, 4, true);
+      grouped ? REWOO_GEMV(true, 4, 1, 8, 1, 2, true) : REWOO_GEMV(false, 4, 1, 2, 1, 8, true);
     else if (M <= 16)
       grouped ? REWOO_GEMV(true, 4, 2, 4, 2, 2, false) : REWOO_GEMV(false, 4, 2, 4, 2, 2, false);
     else
@@ -593,11 +664,26 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
 #undef REWOO_GEMV
 }
 
+}  // namespace
+
+void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
+               const float* bias, float* out, int M, int K, int N, int ldo, int bits,
+               int group_size) {
+  gemv_dispatch(stream, xh, qweight, sz, bias, out, M, K, N, ldo, bits, group_size, GemvNorm{});
+}
+
+void gptq_gemv_normed(cudaStream_t stream, const GemvNorm& nrm, const uint32_t* qweight,
+                      const half2* sz, float* out, int M, int K, int N, int ldo, int bits,
+                      int group_size) {
+  if (M > kGptqGemvNormedMaxRows) return;
+  gemv_dispatch(stream, nullptr, qweight, sz, nullptr, out, M, K, N, ldo, bits, group_size, nrm);
+}
+
 namespace detail {
 namespace {
 
 using VariantFn = void (*)(cudaStream_t, const half*, const uint32_t*, const half2*, const float*,
-                           float*, int, int, int, int, int);
+                           float*, int, int, int, int, int, const GemvNorm&);
 struct Variant {
   const char* name;  // bits, k-blocks per buffer, K-warps, blocks per SM, x source
   VariantFn grouped, plain;
@@ -608,7 +694,7 @@ struct Variant {
    launch_gemv<B, 1, false, U, WK, MINB, XS>}
 // clang-format on
 const Variant kVariants[] = {
-    REWOO_V(4, 2, 1, 4, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
+    REWOO_V(4, 2, 1, 8, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
     REWOO_V(4, 4, 2, 2, true),  REWOO_V(4, 2, 1, 4, false), REWOO_V(4, 4, 1, 4, false),
     REWOO_V(3, 1, 1, 4, true),  REWOO_V(3, 1, 2, 2, true),  REWOO_V(3, 2, 1, 2, true),
     REWOO_V(3, 1, 1, 4, false), REWOO_V(3, 1, 2, 2, false)};
@@ -627,7 +713,7 @@ void gptq_gemv_variant(int v, cudaStream_t stream, const half* xh, const uint32_
   if (v < 0 || v >= kGemvVariantCount || M > 8) return;
   const Variant& var = kVariants[v];
   (group_size < K ? var.grouped : var.plain)(stream, xh, qweight, sz, nullptr, out, M, K, N, N,
-                                             group_size);
+                                             group_size, GemvNorm{});
 }
 
 }  // namespace detail
@@ -644,6 +730,13 @@ std::vector<int32_t> gptq_input_order(const int32_t* perm, int K, int bits) {
     dest[perm ? perm[k] : k] = (k / V * V + slot) | (div16 ? kStagedDiv16 : 0);
   }
   return dest;
+}
+
+std::vector<int32_t> gptq_staged_sources(const std::vector<int32_t>& dest) {
+  std::vector<int32_t> src(dest.size());
+  for (size_t i = 0; i < dest.size(); ++i)
+    src[dest[i] & (kStagedDiv16 - 1)] = (int32_t)i | (dest[i] & kStagedDiv16);
+  return src;
 }
 
 void gptq_stage_input(cudaStream_t stream, const float* x, const int32_t* dest, half* xh, int M,

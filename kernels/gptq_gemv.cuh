@@ -60,6 +60,30 @@ void gptq_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, con
                const float* bias, float* out, int M, int K, int N, int ldo, int bits,
                int group_size);
 
+// RMSNorm folded into the product (decode): the GEMV stages its input itself
+// from the raw fp32 rows x [M, K] times the norm weights g [K], and the
+// blocks of the first column tile add each row's sum of squares of x to
+// sumsq [M] (zeroed beforehand). Since the norm's factor
+// 1 / sqrt(sumsq / K + eps) is one number per row, it commutes with the
+// product: whoever reads `out` applies it. src: null when the layer has no
+// act-order permutation, else gptq_staged_sources(dest) on the device.
+struct GemvNorm {
+  const float* x = nullptr;
+  const float* g = nullptr;
+  const int32_t* src = nullptr;
+  float* sumsq = nullptr;
+};
+// Largest batch gptq_gemv_normed() takes (the kernels that stage x in
+// shared memory).
+constexpr int kGptqGemvNormedMaxRows = 8;
+// Staged position -> source row | kStagedDiv16, the inverse of dest.
+std::vector<int32_t> gptq_staged_sources(const std::vector<int32_t>& dest);
+// out[m * ldo + n] += sum_k x[m][k] g[k] W[k][n], M <= kGptqGemvNormedMaxRows,
+// and sumsq[m] += sum_k x[m][k]^2; the requirements of gptq_gemv(), no bias.
+void gptq_gemv_normed(cudaStream_t stream, const GemvNorm& nrm, const uint32_t* qweight,
+                      const half2* sz, float* out, int M, int K, int N, int ldo, int bits,
+                      int group_size);
+
 // w[k * N + n] = dequantized weight of reordered row k (fp16), for the GEMM
 // path: multiply by gptq_permute_half(x) to get the same product. The same
 // requirements as gptq_gemv() (N % 4 == 0).

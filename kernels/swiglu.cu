@@ -11,7 +11,8 @@ namespace {
 __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offset,
                               float* __restrict__ out, int T, int hidden, float* zero,
                               size_t zero_n, half* __restrict__ out_h,
-                              const int32_t* __restrict__ dest) {
+                              const int32_t* __restrict__ dest, const float* __restrict__ ss,
+                              int norm_dim, float eps) {
   // The first staging position is fetched before waiting for the kernel that
   // writes gu; gu comes through L2 (see gptq_gemv.cu on programmatic launch).
   pdl_trigger();
@@ -22,7 +23,9 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
   pdl_wait();
   for (; i < n; i += stride) {
     const size_t t = i / hidden, j = i % hidden;
-    const float g = __ldcg(gu + t * ld + j), u = __ldcg(gu + t * ld + up_offset + j);
+    // The RMSNorm factor of row t, where the product left it out.
+    const float inv = ss ? rsqrtf(__ldcg(ss + t) / norm_dim + eps) : 1.0f;
+    const float g = __ldcg(gu + t * ld + j) * inv, u = __ldcg(gu + t * ld + up_offset + j) * inv;
     const float v = g / (1.0f + expf(-g)) * u;
     if (out) out[i] = v;
     if (out_h) {
@@ -38,12 +41,13 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
 }  // namespace
 
 void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* out, int T,
-            int hidden, float* zero, size_t zero_n, half* out_h, const int32_t* dest) {
+            int hidden, float* zero, size_t zero_n, half* out_h, const int32_t* dest,
+            const float* ss, int norm_dim, float eps) {
   const size_t n = (size_t)T * hidden;
   if (n == 0) return;
   const int blocks = (int)std::min<size_t>((n + 255) / 256, 132 * 8);
   launch_kernel(swiglu_kernel, dim3(blocks), dim3(256), 0, stream, gu, ld, up_offset, out, T,
-                hidden, zero, zero_n, out_h, dest);
+                hidden, zero, zero_n, out_h, dest, ss, norm_dim, eps);
 }
 
 }  // namespace rewoo::kernels

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numeric>
@@ -63,6 +64,7 @@ struct GpuLinear {
   DeviceBuffer<half2> sz;
   DeviceBuffer<int32_t> dest;  // staged-input order (gptq_input_order)
   DeviceBuffer<int32_t> perm;  // act-order permutation (GEMM path), may be empty
+  DeviceBuffer<int32_t> src;   // gptq_staged_sources(dest_host) where perm is not empty
   std::vector<int32_t> dest_host;
   DeviceBuffer<half> w16;      // dense [N, K]
   DeviceBuffer<float> w32;     // dense [N, K] (small models)
@@ -81,7 +83,16 @@ struct LinearPart {
 struct GpuLayer {
   DeviceBuffer<float> attn_norm, ffn_norm;
   std::vector<LinearPart> qkv, o, gate_up, down;
+  // q/k/v and gate/up are GPTQ without bias: small decode steps fold both
+  // RMSNorms into those products (gptq_gemv_normed).
+  bool norms_folded = false;
 };
+
+bool foldable(const std::vector<LinearPart>& parts) {
+  for (const LinearPart& p : parts)
+    if (!p.lin.bits || p.lin.bias.size()) return false;
+  return !parts.empty();
+}
 
 bool same_quant_layout(const QuantLinear& a, const QuantLinear& b) {
   return a.bits == b.bits && a.in == b.in && a.perm == b.perm && a.group_bounds == b.group_bounds;
@@ -108,6 +119,8 @@ class CudaBackend final : public Backend {
     max_seq_ = o.max_seq_len > 0 ? o.max_seq_len : c.max_seq_len;
     n_slots_ = std::max(1, o.n_slots);
     slot_len_.assign(n_slots_, 0);
+    const char* fold = std::getenv("REWOO_CUDA_FOLD_NORMS");
+    fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
   }
   ~CudaBackend() override {
     for (auto& [n, g] : graphs_) cudaGraphExecDestroy(g);
@@ -176,6 +189,9 @@ class CudaBackend final : public Backend {
   cuda::PinnedBuffer<float> h_logits_;
   std::map<int, cudaGraphExec_t> graphs_;
   int attn_slots_ = 0;  // attention blocks resident on the whole device
+  // RMSNorms folded into the products of small decode steps (see run_tokens);
+  // REWOO_CUDA_FOLD_NORMS=0 runs them as kernels of their own.
+  bool fold_norms_ = true;
 };
 
 int CudaBackend::decode_splits(int T) const {
@@ -254,6 +270,9 @@ Status CudaBackend::upload_linear(const std::vector<const Linear*>& srcs, GpuLin
     if (!q0.perm.empty()) {
       REWOO_TRY(out.perm.alloc(q0.perm.size()));
       REWOO_TRY(out.perm.upload(q0.perm.data(), q0.perm.size()));
+      const std::vector<int32_t> src = k::gptq_staged_sources(out.dest_host);
+      REWOO_TRY(out.src.alloc(src.size()));
+      REWOO_TRY(out.src.upload(src.data(), src.size()));
     }
     return {};
   }
@@ -340,6 +359,7 @@ Status CudaBackend::init() {
     REWOO_TRY(add_parts({&L.wo}, g.o));
     REWOO_TRY(add_parts({&L.w1, &L.w3}, g.gate_up));
     REWOO_TRY(add_parts({&L.w2}, g.down));
+    g.norms_folded = foldable(g.qkv) && foldable(g.gate_up);
   }
   REWOO_TRY(upload_floats(w_->final_norm, final_norm_));
   if (dense32_) REWOO_TRY(upload_floats(w_->tok_embeddings, emb32_));
@@ -375,10 +395,12 @@ Status CudaBackend::init() {
   wide_ = std::max({c.dim, c.hidden_dim, c.n_heads * hd});
   REWOO_TRY(x_.alloc((size_t)max_rows_ * c.dim));
   REWOO_TRY(xn_.alloc((size_t)max_rows_ * wide_));
-  REWOO_TRY(qkv_.alloc((size_t)max_rows_ * qkv_n));
+  // (+ max_rows_: the rows' sums of squares follow the accumulators when the
+  // norms are folded into the products.)
+  REWOO_TRY(qkv_.alloc((size_t)max_rows_ * (qkv_n + 1)));
   REWOO_TRY(q_.alloc((size_t)max_rows_ * c.n_heads * hd));
   REWOO_TRY(ao_.alloc((size_t)max_rows_ * c.n_heads * hd));
-  REWOO_TRY(gu_.alloc((size_t)max_rows_ * 2 * c.hidden_dim));
+  REWOO_TRY(gu_.alloc((size_t)max_rows_ * (2 * c.hidden_dim + 1)));
   REWOO_TRY(act_.alloc((size_t)max_rows_ * c.hidden_dim));
   REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
   REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
@@ -471,18 +493,48 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
   const bool small = T <= k::kGptqGemvMaxRows;
   if (dense32_) k::embedding(stream_, tok_, emb32_.get(), x_.get(), T, c.dim, c.vocab_size);
   else k::embedding(stream_, tok_, emb16_.get(), x_.get(), T, c.dim, c.vocab_size);
+  // Small decode steps fold each RMSNorm into the products that read it
+  // (GpuLayer::norms_folded): they stage x times the norm weights themselves
+  // and sum the rows' squares after their accumulator, and attention and
+  // SwiGLU apply the factor. The accumulators are zeroed a kernel ahead: q/k/v
+  // by the previous layer's SwiGLU (here for layer 0), gate/up by attention.
+  const bool fold_step = decode && T <= k::kGptqGemvNormedMaxRows && fold_norms_;
+  auto folded = [&](int l) { return fold_step && l < c.n_layers && layers_[l].norms_folded; };
+  float* ss_attn = qkv_.get() + (size_t)T * qkv_n;
+  float* ss_ffn = gu_.get() + (size_t)T * 2 * c.hidden_dim;
+  const size_t qkv_acc = (size_t)T * (qkv_n + 1), gu_acc = (size_t)T * (2 * c.hidden_dim + 1);
+  if (folded(0))
+    REWOO_CUDA_TRY(cudaMemsetAsync(qkv_.get(), 0, qkv_acc * sizeof(float), stream_));
+  auto run_folded = [&](const std::vector<LinearPart>& parts, const float* norm, float* ss,
+                        float* out, int ldo) {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const GpuLinear& L = parts[i].lin;
+      k::GemvNorm nrm;
+      nrm.x = x_.get();
+      nrm.g = norm;
+      nrm.src = L.src.size() ? L.src.get() : nullptr;
+      nrm.sumsq = i == 0 ? ss : nullptr;
+      k::gptq_gemv_normed(stream_, nrm, L.qweight.get(), L.sz.get(), out + parts[i].col, T, L.K,
+                          L.N, ldo, L.bits, L.group_size);
+    }
+  };
   for (int l = 0; l < c.n_layers; ++l) {
     const GpuLayer& g = layers_[l];
+    const bool fold = folded(l);
     half* kc = k_cache_.get() + layer_cache_ * l;
     half* vc = v_cache_.get() + layer_cache_ * l;
     // attention block
     const GpuLinear& q0 = g.qkv[0].lin;
-    const bool stage_qkv = small && q0.bits;
-    k::rmsnorm(stream_, x_.get(), g.attn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, qkv_.get(),
-               (size_t)T * qkv_n, stage_qkv ? xh_.get() : nullptr,
-               stage_qkv ? q0.dest.get() : nullptr);
-    REWOO_TRY(run_linear(g.qkv, xn_.get(), stage_qkv ? xh_.get() : nullptr,
-                         stage_qkv ? &q0.dest_host : nullptr, qkv_.get(), qkv_n, T));
+    if (fold) {
+      run_folded(g.qkv, g.attn_norm.get(), ss_attn, qkv_.get(), qkv_n);
+    } else {
+      const bool stage_qkv = small && q0.bits;
+      k::rmsnorm(stream_, x_.get(), g.attn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, qkv_.get(),
+                 (size_t)T * qkv_n, stage_qkv ? xh_.get() : nullptr,
+                 stage_qkv ? q0.dest.get() : nullptr);
+      REWOO_TRY(run_linear(g.qkv, xn_.get(), stage_qkv ? xh_.get() : nullptr,
+                           stage_qkv ? &q0.dest_host : nullptr, qkv_.get(), qkv_n, T));
+    }
     const GpuLinear& o0 = g.o[0].lin;
     const bool stage_o = small && o0.bits;
     k::AttentionArgs at;
@@ -511,21 +563,35 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
     at.min_chunk = decode ? kDecodeAttnChunk : kPrefillAttnChunk;
     at.n_splits = attn_splits;
     at.scale = scale;
+    if (fold) {
+      at.qkv_ss = ss_attn;
+      at.norm_dim = c.dim;
+      at.norm_eps = c.norm_eps;
+      at.zero = gu_.get();
+      at.zero_n = gu_acc;
+    }
     k::attention_decode(stream_, at);
     REWOO_TRY(run_linear(g.o, ao_.get(), stage_o ? xh_.get() : nullptr,
                          stage_o ? &o0.dest_host : nullptr, x_.get(), c.dim, T));
     // FFN block
-    const GpuLinear& gu0 = g.gate_up[0].lin;
-    const bool stage_gu = small && gu0.bits;
-    k::rmsnorm(stream_, x_.get(), g.ffn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, gu_.get(),
-               (size_t)T * 2 * c.hidden_dim, stage_gu ? xh_.get() : nullptr,
-               stage_gu ? gu0.dest.get() : nullptr);
-    REWOO_TRY(run_linear(g.gate_up, xn_.get(), stage_gu ? xh_.get() : nullptr,
-                         stage_gu ? &gu0.dest_host : nullptr, gu_.get(), 2 * c.hidden_dim, T));
+    if (fold) {
+      run_folded(g.gate_up, g.ffn_norm.get(), ss_ffn, gu_.get(), 2 * c.hidden_dim);
+    } else {
+      const GpuLinear& gu0 = g.gate_up[0].lin;
+      const bool stage_gu = small && gu0.bits;
+      k::rmsnorm(stream_, x_.get(), g.ffn_norm.get(), xn_.get(), T, c.dim, c.norm_eps, gu_.get(),
+                 (size_t)T * 2 * c.hidden_dim, stage_gu ? xh_.get() : nullptr,
+                 stage_gu ? gu0.dest.get() : nullptr);
+      REWOO_TRY(run_linear(g.gate_up, xn_.get(), stage_gu ? xh_.get() : nullptr,
+                           stage_gu ? &gu0.dest_host : nullptr, gu_.get(), 2 * c.hidden_dim, T));
+    }
     const GpuLinear& d0 = g.down[0].lin;
     const bool stage_d = small && d0.bits;
+    const bool fold_next = folded(l + 1);
     k::swiglu(stream_, gu_.get(), 2 * c.hidden_dim, c.hidden_dim, act_.get(), T, c.hidden_dim,
-              nullptr, 0, stage_d ? xh_.get() : nullptr, stage_d ? d0.dest.get() : nullptr);
+              fold_next ? qkv_.get() : nullptr, fold_next ? qkv_acc : 0,
+              stage_d ? xh_.get() : nullptr, stage_d ? d0.dest.get() : nullptr,
+              fold ? ss_ffn : nullptr, c.dim, c.norm_eps);
     REWOO_TRY(run_linear(g.down, act_.get(), stage_d ? xh_.get() : nullptr,
                          stage_d ? &d0.dest_host : nullptr, x_.get(), c.dim, T));
   }
