@@ -157,18 +157,23 @@ __host__ __device__ __forceinline__ size_t tiled_word(int wr, int n, int K, int 
 
 // Stages x * g (GemvNorm) for staged positions k0 .. k1 of `rows` rows
 // into xs (cw 16-byte words a row), in the pair order of gptq_input_order()
-// and with its 1/16 factors; with add_ss, adds each row's sum of x^2 over
-// the chunk's source rows to nrm.sumsq. Without nrm.src (no act-order
+// and with its 1/16 factors; with add_ss, also writes each word's sum of x^2
+// over its source rows to s_part (same index as the word). One flat loop,
+// unrolled, so that a thread's loads for several words (and rows) are in
+// flight together. Without nrm.src (no act-order
 // permutation) a word's 8 positions come from 8 consecutive source rows of
 // one k-block unit (4-bit) or from its 32-row unit (3-bit).
 template <int BITS>
-__device__ __forceinline__ void stage_normed(uint4* xs, const GemvNorm& nrm, int rows, int K,
-                                             int k0, int k1, int cw, bool add_ss) {
+__device__ __forceinline__ void stage_normed(uint4* xs, float* s_part, const GemvNorm& nrm,
+                                             int rows, int K, int k0, int k1, int cw,
+                                             bool add_ss) {
   constexpr int V = BITS == 4 ? 8 : 32;
-  for (int m = 0; m < rows; ++m) {
+#pragma unroll 2
+  for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
+    const int m = e / cw, c = e - m * cw;
     const float* x = nrm.x + (size_t)m * K;
     float ss = 0.0f;
-    for (int c = threadIdx.x; c < cw; c += blockDim.x) {
+    {
       const int p0 = k0 + 8 * c;
       uint4 word = make_uint4(0, 0, 0, 0);
       if (p0 < k1) {
@@ -209,11 +214,8 @@ __device__ __forceinline__ void stage_normed(uint4* xs, const GemvNorm& nrm, int
 #pragma unroll
         for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
       }
-      xs[m * cw + c] = word;
-    }
-    if (add_ss) {
-      ss = warp_sum(ss);
-      if ((threadIdx.x & 31) == 0) atomicAdd(nrm.sumsq + m, ss);
+      xs[e] = word;
+      if (add_ss) s_part[e] = ss;
     }
   }
 }
@@ -395,7 +397,8 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     // reading them from L2 in every warp costs as much traffic as the weights.
     const int rows = min(M, NT * 8), cw = kchunk / 8;
     if (nrm.x) {
-      stage_normed<BITS>(xs, nrm, rows, K, k0, k1, cw, nrm.sumsq && blockIdx.x == 0);
+      stage_normed<BITS>(xs, reinterpret_cast<float*>(xs + rows * cw), nrm, rows, K, k0, k1, cw,
+                         nrm.sumsq && blockIdx.x == 0);
     } else {
       for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
         const int m = e / cw, c = e - m * cw;
@@ -405,6 +408,17 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       }
     }
     __syncthreads();
+    if (nrm.x && nrm.sumsq && blockIdx.x == 0) {
+      // The blocks of the first column tile add the rows' sums of squares
+      // over their K chunk, a warp a row.
+      const float* s_part = reinterpret_cast<const float*>(xs + rows * cw);
+      for (int m = warp; m < rows; m += WK * kWarpsN) {
+        float ss = 0.0f;
+        for (int c = lane; c < cw; c += 32) ss += s_part[m * cw + c];
+        ss = warp_sum(ss);
+        if (lane == 0) atomicAdd(nrm.sumsq + m, ss);
+      }
+    }
   }
   load_x(0, 0);
   for (int i = 0; i < n_my; i += 2 * U) {
@@ -517,7 +531,9 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   const int max_chunk = XS ? std::max(step, kXsBytes / (2 * rows) / step * step) : 1 << 30;
   const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), kb, WK, 2 * U, max_chunk);
   dim3 grid(nb_n, ceil_div(K, kchunk));
-  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), XS ? (size_t)rows * kchunk * 2 : 0, stream,
+  // XS: x staged, then (folded norm) the words' sums of squares.
+  const size_t smem = XS ? (size_t)rows * kchunk * 2 + (nrm.x ? (size_t)rows * kchunk / 2 : 0) : 0;
+  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), smem, stream,
                 xh, qweight, sz, bias, out, M, K, N, ldo, shift, kchunk, nrm);
 }
 
@@ -694,7 +710,7 @@ struct Variant {
    launch_gemv<B, 1, false, U, WK, MINB, XS>}
 // clang-format on
 const Variant kVariants[] = {
-    REWOO_V(4, 2, 1, 8, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
+    REWOO_V(4, 2, 1, 4, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
     REWOO_V(4, 4, 2, 2, true),  REWOO_V(4, 2, 1, 4, false), REWOO_V(4, 4, 1, 4, false),
     REWOO_V(3, 1, 1, 4, true),  REWOO_V(3, 1, 2, 2, true),  REWOO_V(3, 2, 1, 2, true),
     REWOO_V(3, 1, 1, 4, false), REWOO_V(3, 1, 2, 2, false)};
