@@ -123,12 +123,8 @@ void check_gemv(uint32_t seed, int M, int K, int N, int bits, int group, bool ac
 // gptq_gemv_normed(): raw rows x (residual-sized values), norm weights g;
 // out += (x * g) W and sumsq += sum x^2, against float64.
 void check_gemv_normed(uint32_t seed, int M, int K, int N, int bits, int group, bool act_order) {
-  CAPTURE(M);
-  CAPTURE(K);
-  CAPTURE(N);
-  CAPTURE(bits);
-  CAPTURE(group);
-  CAPTURE(act_order);
+  INFO("M=" << M << " K=" << K << " N=" << N << " bits=" << bits << " group=" << group
+                << " act_order=" << act_order);
   std::mt19937 rng(seed);
   const Layer L = make_layer(rng, K, N, bits, group, act_order);
   const auto x = randn(rng, (size_t)M * K, 30.0f);
