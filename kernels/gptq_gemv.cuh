@@ -80,6 +80,7 @@ constexpr int kGptqGemvNormedMaxRows = 8;
 std::vector<int32_t> gptq_staged_sources(const std::vector<int32_t>& dest);
 // out[m * ldo + n] += sum_k x[m][k] g[k] W[k][n], M <= kGptqGemvNormedMaxRows,
 // and sumsq[m] += sum_k x[m][k]^2; the requirements of gptq_gemv(), no bias.
+// A larger M launches nothing (the callers check kGptqGemvNormedMaxRows).
 void gptq_gemv_normed(cudaStream_t stream, const GemvNorm& nrm, const uint32_t* qweight,
                       const half2* sz, float* out, int M, int K, int N, int ldo, int bits,
                       int group_size);
