@@ -160,9 +160,9 @@ __host__ __device__ __forceinline__ size_t tiled_word(int wr, int n, int K, int 
 // and with its 1/16 factors; with add_ss, also writes each word's sum of x^2
 // over its source rows to s_part (same index as the word). One flat loop,
 // unrolled, so that a thread's loads for several words (and rows) are in
-// flight together. Without nrm.src (no act-order
-// permutation) a word's 8 positions come from 8 consecutive source rows of
-// one k-block unit (4-bit) or from its 32-row unit (3-bit).
+// flight together. Without nrm.src (no act-order permutation) a word's 8
+// positions come from 8 consecutive source rows of one k-block unit (4-bit)
+// or from its 32-row unit (3-bit).
 template <int BITS>
 __device__ __forceinline__ void stage_normed(uint4* xs, float* s_part, const GemvNorm& nrm,
                                              int rows, int K, int k0, int k1, int cw,
