@@ -173,50 +173,48 @@ __device__ __forceinline__ void stage_normed(uint4* xs, float* s_part, const Gem
     const int m = e / cw, c = e - m * cw;
     const float* x = nrm.x + (size_t)m * K;
     float ss = 0.0f;
-    {
-      const int p0 = k0 + 8 * c;
-      uint4 word = make_uint4(0, 0, 0, 0);
-      if (p0 < k1) {
-        float v[8];
-        if (nrm.src) {
+    const int p0 = k0 + 8 * c;
+    uint4 word = make_uint4(0, 0, 0, 0);
+    if (p0 < k1) {
+      float v[8];
+      if (nrm.src) {
 #pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            const int32_t s = __ldg(nrm.src + p0 + i);
-            const int r = s & (kStagedDiv16 - 1);
-            const float xv = __ldcg(x + r);
-            ss += xv * xv;
-            v[i] = xv * __ldg(nrm.g + r) * (s & kStagedDiv16 ? 0.0625f : 1.0f);
-          }
-        } else if constexpr (BITS == 4) {
-          float xv[8], gv[8];
-          ldcg_floats<8>(x + p0, xv);
-          const float4 g0 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0));
-          const float4 g1 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0) + 1);
-          gv[0] = g0.x, gv[1] = g0.y, gv[2] = g0.z, gv[3] = g0.w;
-          gv[4] = g1.x, gv[5] = g1.y, gv[6] = g1.z, gv[7] = g1.w;
-#pragma unroll
-          for (int i = 0; i < 8; ++i) ss += xv[i] * xv[i];
-#pragma unroll
-          for (int s = 0; s < 8; ++s) {
-            const int r = pair_row<4>(s);
-            v[s] = xv[r] * gv[r] * ((s >> 1) % 2 ? 0.0625f : 1.0f);
-          }
-        } else {
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            const int sl = (p0 + i) % V, r = p0 + i - sl + pair_row<BITS>(sl);
-            const float xv = __ldcg(x + r);
-            ss += xv * xv;
-            v[i] = xv * __ldg(nrm.g + r);
-          }
+        for (int i = 0; i < 8; ++i) {
+          const int32_t s = __ldg(nrm.src + p0 + i);
+          const int r = s & (kStagedDiv16 - 1);
+          const float xv = __ldcg(x + r);
+          ss += xv * xv;
+          v[i] = xv * __ldg(nrm.g + r) * (s & kStagedDiv16 ? 0.0625f : 1.0f);
         }
-        half2* h = reinterpret_cast<half2*>(&word);
+      } else if constexpr (BITS == 4) {
+        float xv[8], gv[8];
+        ldcg_floats<8>(x + p0, xv);
+        const float4 g0 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0));
+        const float4 g1 = __ldg(reinterpret_cast<const float4*>(nrm.g + p0) + 1);
+        gv[0] = g0.x, gv[1] = g0.y, gv[2] = g0.z, gv[3] = g0.w;
+        gv[4] = g1.x, gv[5] = g1.y, gv[6] = g1.z, gv[7] = g1.w;
 #pragma unroll
-        for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+        for (int i = 0; i < 8; ++i) ss += xv[i] * xv[i];
+#pragma unroll
+        for (int s = 0; s < 8; ++s) {
+          const int r = pair_row<4>(s);
+          v[s] = xv[r] * gv[r] * ((s >> 1) % 2 ? 0.0625f : 1.0f);
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const int sl = (p0 + i) % V, r = p0 + i - sl + pair_row<BITS>(sl);
+          const float xv = __ldcg(x + r);
+          ss += xv * xv;
+          v[i] = xv * __ldg(nrm.g + r);
+        }
       }
-      xs[e] = word;
-      if (add_ss) s_part[e] = ss;
+      half2* h = reinterpret_cast<half2*>(&word);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
     }
+    xs[e] = word;
+    if (add_ss) s_part[e] = ss;
   }
 }
 
@@ -396,9 +394,11 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     // The block's rows of x, read once: its four column warps share them, and
     // reading them from L2 in every warp costs as much traffic as the weights.
     const int rows = min(M, NT * 8), cw = kchunk / 8;
+    // (folded norm, first column tile) the words' sums of squares, after x
+    float* s_part = reinterpret_cast<float*>(xs + rows * cw);
+    const bool add_ss = nrm.x && nrm.sumsq && blockIdx.x == 0;
     if (nrm.x) {
-      stage_normed<BITS>(xs, reinterpret_cast<float*>(xs + rows * cw), nrm, rows, K, k0, k1, cw,
-                         nrm.sumsq && blockIdx.x == 0);
+      stage_normed<BITS>(xs, s_part, nrm, rows, K, k0, k1, cw, add_ss);
     } else {
       for (int e = threadIdx.x; e < rows * cw; e += blockDim.x) {
         const int m = e / cw, c = e - m * cw;
@@ -408,10 +408,9 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       }
     }
     __syncthreads();
-    if (nrm.x && nrm.sumsq && blockIdx.x == 0) {
+    if (add_ss) {
       // The blocks of the first column tile add the rows' sums of squares
       // over their K chunk, a warp a row.
-      const float* s_part = reinterpret_cast<const float*>(xs + rows * cw);
       for (int m = warp; m < rows; m += WK * kWarpsN) {
         float ss = 0.0f;
         for (int c = lane; c < cw; c += 32) ss += s_part[m * cw + c];

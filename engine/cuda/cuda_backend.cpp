@@ -500,11 +500,11 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
   if (dense32_) k::embedding(stream_, tok_, emb32_.get(), x_.get(), T, c.dim, c.vocab_size);
   else k::embedding(stream_, tok_, emb16_.get(), x_.get(), T, c.dim, c.vocab_size);
   // Decode steps of up to kFoldNormsMaxRows sequences fold each RMSNorm into
-  // the products that read it
-  // (GpuLayer::norms_folded): they stage x times the norm weights themselves
-  // and sum the rows' squares after their accumulator, and attention and
-  // SwiGLU apply the factor. The accumulators are zeroed a kernel ahead: q/k/v
-  // by the previous layer's SwiGLU (here for layer 0), gate/up by attention.
+  // the products that read it (GpuLayer::norms_folded): they stage x times
+  // the norm weights themselves and sum the rows' squares after their
+  // accumulator, and attention and SwiGLU apply the factor. The accumulators
+  // are zeroed a kernel ahead: q/k/v by the previous layer's SwiGLU (here for
+  // layer 0), gate/up by attention.
   const bool fold_step = decode && T <= kFoldNormsMaxRows && fold_norms_;
   auto folded = [&](int l) { return fold_step && l < c.n_layers && layers_[l].norms_folded; };
   float* ss_attn = qkv_.get() + (size_t)T * qkv_n;
