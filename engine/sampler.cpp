@@ -185,11 +185,44 @@ void Sampler::apply_repetition_penalty(std::span<float> logits, std::span<const 
 }
 
 int32_t Sampler::argmax(std::span<const float> logits) {
-  // NaN (a broken logit) never wins; token 0 only when every logit is NaN.
-  int32_t best = -1;
-  for (size_t i = 0; i < logits.size(); ++i)
-    if (!std::isnan(logits[i]) && (best < 0 || logits[i] > logits[best])) best = static_cast<int32_t>(i);
-  return std::max(best, 0);
+  // NaN (a broken logit) never wins; token 0 only when every logit is NaN;
+  // among equal logits the first. One pass over blocks of 64: each block's
+  // maximum in independent lanes (the compiler vectorizes x > m ? x : m,
+  // which also skips NaN), kept when it beats the best so far; then the
+  // first block that reached the best is searched for its first index. For a
+  // vocabulary of 32,000 that is several times faster than comparing entry by
+  // entry, and this runs between decode steps while the GPU waits.
+  constexpr size_t kBlock = 64, kLanes = 16;
+  const float* v = logits.data();
+  const size_t n = logits.size();
+  float best = -std::numeric_limits<float>::infinity();
+  size_t from = 0;
+  bool found = false;  // best is a logit (not only the -inf start)
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    float m[kLanes];
+    for (size_t k = 0; k < kLanes; ++k) m[k] = -std::numeric_limits<float>::infinity();
+    for (size_t j = 0; j < kBlock; j += kLanes)
+      for (size_t k = 0; k < kLanes; ++k) m[k] = v[i + j + k] > m[k] ? v[i + j + k] : m[k];
+    float bm = m[0];
+    for (size_t k = 1; k < kLanes; ++k) bm = m[k] > bm ? m[k] : bm;
+    // bm == -inf also when the block is all NaN; the search below then
+    // passes over it.
+    if (bm > best || (!found && bm == best)) {
+      best = bm;
+      from = i;
+      found = true;
+    }
+  }
+  for (; i < n; ++i)
+    if (v[i] > best || (!found && v[i] == best)) {
+      best = v[i];
+      from = i;
+      found = true;
+    }
+  for (size_t j = from; found && j < n; ++j)
+    if (v[j] == best) return static_cast<int32_t>(j);
+  return 0;
 }
 
 int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {

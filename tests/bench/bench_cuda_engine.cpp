@@ -19,6 +19,7 @@
 
 #include "engine/backend.h"
 #include "engine/model_writer.h"
+#include "engine/sampler.h"
 
 using namespace rewoo::engine;
 using Clock = std::chrono::steady_clock;
@@ -105,8 +106,6 @@ double gemm_tflops() {
   return 2.0 * n * n * (double)n / t / 1e12;
 }
 
-int argmax(std::span<const float> v) { return (int)(std::max_element(v.begin(), v.end()) - v.begin()); }
-
 void check(const rewoo::Status& s, const char* what) {
   if (!s) die(std::string(what) + ": " + s.error().to_string());
 }
@@ -126,12 +125,16 @@ void prefill(Backend& be, int slot, int n, int vocab) {
   }
 }
 
-// Decode `steps` tokens for the sequences in `slots` (each at pos[i]); returns seconds.
-double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos, int steps) {
+// Decode `steps` tokens for the sequences in `slots` (each at pos[i]); returns
+// seconds. host_s (if given): the part of them spent outside forward() (the
+// argmax and the next batch), when the GPU has nothing to do.
+double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos, int steps,
+              double* host_s = nullptr) {
   const size_t n = slots.size();
   std::vector<int32_t> tok(n, 13);
   Logits out;
   auto t0 = Clock::now();
+  double in_forward = 0;
   for (int s = 0; s < steps; ++s) {
     std::vector<SeqBatchEntry> batch(n);
     for (size_t i = 0; i < n; ++i) {
@@ -139,13 +142,17 @@ double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos,
       batch[i].pos = pos[i];
       batch[i].tokens = std::span<const int32_t>(&tok[i], 1);
     }
+    const auto f0 = Clock::now();
     check(be.forward(batch, out), "decode");
+    in_forward += secs(f0);
     for (size_t i = 0; i < n; ++i) {
-      tok[i] = argmax(out.row(i));
+      tok[i] = Sampler::argmax(out.row(i));  // the runtime's greedy pick
       ++pos[i];
     }
   }
-  return secs(t0);
+  const double total = secs(t0);
+  if (host_s) *host_s = total - in_forward;
+  return total;
 }
 
 }  // namespace
@@ -198,7 +205,7 @@ int main(int argc, char** argv) {
   const double params = (double)w->n_params();
   const int vocab = full.vocab_size;
 
-  double dec512 = 0, dec4096 = 0, pre512 = 0;
+  double dec512 = 0, dec4096 = 0, pre512 = 0, host512 = 0;
   {
     BackendOptions bo;
     bo.n_slots = 1;
@@ -220,7 +227,7 @@ int main(int argc, char** argv) {
     pre512 = 512 / ts[1];
     std::vector<int> pos = {512};
     decode(b, {0}, pos, 4);  // graph capture
-    dec512 = 64 / decode(b, {0}, pos, 64);
+    dec512 = 64 / decode(b, {0}, pos, 64, &host512);
     if (!quick) {
       prefill(b, 0, 4032, vocab);
       pos = {4032};
@@ -260,8 +267,9 @@ int main(int argc, char** argv) {
   std::printf("device: %s; copy %.0f GB/s; fp16 GEMM %.0f TFLOP/s\n", prop.name, bw, tflops);
   std::printf("%s %d-bit g%d%s: decode bytes/token %.2f GB\n", shape.c_str(), bits, group,
               act_order ? " act-order" : "", bytes / 1e9);
-  std::printf("  batch-1 decode @512: %.1f tok/s (%.0f%% of copy bandwidth)\n", dec512,
-              100.0 * dec512 * bytes / 1e9 / bw);
+  std::printf("  batch-1 decode @512: %.1f tok/s (%.1f%% of copy bandwidth; host work between "
+              "steps %.1f us a token)\n",
+              dec512, 100.0 * dec512 * bytes / 1e9 / bw, host512 / 64 * 1e6);
   std::printf("  batch-1 decode @4096: %.1f tok/s\n", dec4096);
   std::printf("  prefill 512: %.0f tok/s (%.0f TFLOP/s, %.0f%% of GEMM rate)\n", pre512,
               2 * params * pre512 / 1e12, 100.0 * 2 * params * pre512 / 1e12 / tflops);

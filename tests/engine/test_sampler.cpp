@@ -2,6 +2,7 @@
 // logits must give the same token, draw after draw, for every option mix.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -124,6 +125,40 @@ TEST_CASE("sampler: a temperature so small that logits / T overflow picks the mo
     Sampler s3(tiny);
     CHECK((reference ? s3.sample_reference(neg, {}) : s3.sample(neg, {})) == 1);
   }
+}
+
+TEST_CASE("sampler: argmax against entry-by-entry comparison") {
+  // The first index of the largest non-NaN logit, 0 when there is none; the
+  // blocked search must agree on every size (whole blocks and tails), with
+  // NaN, infinities and ties anywhere.
+  auto reference = [](const std::vector<float>& l) {
+    int32_t best = -1;
+    for (size_t i = 0; i < l.size(); ++i)
+      if (!std::isnan(l[i]) && (best < 0 || l[i] > l[best])) best = static_cast<int32_t>(i);
+    return std::max(best, 0);
+  };
+  std::mt19937 rng(91);
+  std::uniform_int_distribution<int> kind(0, 19), small(-3, 3);
+  int checked = 0, bad = 0;
+  for (size_t n : {0, 1, 5, 63, 64, 65, 127, 128, 129, 200, 1000, 32000}) {
+    for (int rep = 0; rep < 40; ++rep) {
+      std::vector<float> l(n);
+      for (float& x : l) {
+        const int k = kind(rng);
+        x = k == 0 ? NAN : k == 1 ? -INFINITY : k == 2 && rep % 5 == 0 ? INFINITY : (float)small(rng);
+      }
+      if (rep % 7 == 3) std::fill(l.begin(), l.end(), NAN);
+      if (rep % 7 == 4) std::fill(l.begin(), l.end(), -INFINITY);
+      if (rep % 7 == 5 && n > 0) {
+        std::fill(l.begin(), l.end(), NAN);
+        l[n - 1] = -INFINITY;
+      }
+      ++checked;
+      if (Sampler::argmax(l) != reference(l)) ++bad;
+    }
+  }
+  CHECK(checked == 480);
+  CHECK(bad == 0);
 }
 
 TEST_CASE("sampler: greedy skips NaN logits") {
