@@ -14,6 +14,18 @@
 // ropes it, rounds it and the value to fp16 and uses them from shared memory
 // (never from the cache); the one of the first head group writes both to the
 // cache. Every block ropes its own queries.
+//
+// Decode with head size 128 (decode_mma()) runs a tensor-core body instead:
+// one block per (key range, KV head) scores all G <= 8 query heads of the KV
+// head, each warp a 16-key tile at a time with its own online softmax, and
+// the warps' results are combined in shared memory before the same merge.
+// With mma.sync m16n8k16 the heads are the rows of A: row g holds head g's
+// q (then its p) rounded to fp16 and row g + 8 the remainder of that
+// rounding, itself in fp16; summing the two rows' results keeps about fp32
+// precision in q and p at no cost (rows 8..15 would otherwise be padding). Scores use
+// B = K^T (16 dims by 8 keys), P·V uses B = V (16 keys by 8 dims); both
+// fragments come from 16-byte loads of the cache rows, with the dims (or the
+// key pairs) in an order that makes each thread's load its own fragment.
 #include "kernels/attention.cuh"
 
 #include "kernels/common.cuh"
@@ -35,10 +47,23 @@ constexpr int kMergeLoads = 16;            // ranges' partial sums in flight (me
 // L2.
 constexpr int kDecodeHeadsPerBlock = 2;
 
+// Decode-mode calls with this head size use the tensor-core body (all G
+// heads of a KV head a block); REWOO_ATTN_MMA=0 keeps the other one.
+bool decode_mma(int hd) {
+  static const bool on = [] {
+    const char* e = std::getenv("REWOO_ATTN_MMA");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on && hd == 128;
+}
+// Keys a block of the tensor-core body scores at least: one 16-key tile per
+// warp.
+constexpr int kMmaMinChunk = 64;
+
 // Heads per block: the largest divisor of G up to the decode limit (decode),
-// all G (prefill, where tokens give enough blocks).
-int heads_per_block(int G, bool decode) {
-  if (!decode) return G;
+// all G (prefill, where tokens give enough blocks, and the tensor-core body).
+int heads_per_block(int G, bool decode, int hd) {
+  if (!decode || decode_mma(hd)) return G;
   for (int h = std::min(G, kDecodeHeadsPerBlock); h > 1; --h)
     if (G % h == 0) return h;
   return 1;
@@ -82,8 +107,29 @@ __device__ __forceinline__ void rope8(const float* x, const float* cs, int hd, i
   }
 }
 
-template <int MAXG>
-__global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
+// 8 halves (fp16-exact floats) as one 16-byte word.
+__device__ __forceinline__ uint4 pack_half8(const float* f) {
+  uint4 u;
+  half2* h = reinterpret_cast<half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(f[2 * i], f[2 * i + 1]);
+  return u;
+}
+
+// (x, y) rounded to fp16 as hi, and the remainders x - hi.x, y - hi.y as lo.
+__device__ __forceinline__ void split_half2(float x, float y, uint32_t& hi, uint32_t& lo) {
+  const half2 h = __floats2half2_rn(x, y);
+  const half2 l = __floats2half2_rn(x - __low2float(h), y - __high2float(h));
+  hi = *reinterpret_cast<const uint32_t*>(&h);
+  lo = *reinterpret_cast<const uint32_t*>(&l);
+}
+
+__device__ __forceinline__ uint32_t word(const uint4& u, int i) {
+  return reinterpret_cast<const uint32_t*>(&u)[i];
+}
+
+template <int MAXG, bool MMA>
+__global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     attention_kernel(const AttentionArgs a, int hpb) {
   // Decode mode: positions, slots and every key but the new one were written
   // before the previous kernel started (by the step's input copy and earlier
@@ -147,7 +193,36 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
                     : make_uint4(0, 0, 0, 0);
     }
   };
-  prefetch(j0, min(kAttnMaxChunk, j1 - j0));
+  // Tensor-core body: warp w's tiles start at keys j0 + 16 w + 64 i. Thread
+  // (mg, mt) holds K of keys c + mg and c + 8 + mg, dims 8 (mt + 4p) .. + 7
+  // (p < 4), and V of keys c + 2mt, c + 2mt + 1, c + 2mt + 8, c + 2mt + 9,
+  // dims 8 mg .. + 7 and 64 + 8 mg .. + 7. Keys past the range, and the new
+  // one (from s_new below), load as zero.
+  const int mg = lane >> 2, mt = lane & 3;
+  uint4 kt[2][4], vt[4][2];
+  auto load_tile = [&](int c) {
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      const int key = c + 8 * n + mg;
+      const bool ok = key < j1 && key != jnew;
+      const uint4* src = reinterpret_cast<const uint4*>(a.k_cache + cache0 + (size_t)key * kv_row);
+#pragma unroll
+      for (int p = 0; p < 4; ++p) kt[n][p] = ok ? __ldcg(src + mt + 4 * p) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int key = c + (i >> 1) * 8 + 2 * mt + (i & 1);
+      const bool ok = key < j1 && key != jnew;
+      const uint4* src = reinterpret_cast<const uint4*>(a.v_cache + cache0 + (size_t)key * kv_row);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) vt[i][h] = ok ? __ldcg(src + 8 * h + mg) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  if constexpr (MMA) {
+    if (j0 + 16 * warp < j1) load_tile(j0 + 16 * warp);
+  } else {
+    prefetch(j0, min(kAttnMaxChunk, j1 - j0));
+  }
   if (early) pdl_wait();
   if (a.zero) zero_share();
   // The rows' RMSNorm factor, where the product left it out.
@@ -205,7 +280,120 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
   __syncthreads();
 
-  for (int c0 = j0; c0 < j1; c0 += kAttnMaxChunk) {
+  if constexpr (MMA) {
+    // Queries as A fragments for the 8 k-steps of 16 dims: k-step 2p + q
+    // takes dims 8 (mt + 4p) + 4q + (0, 1) as columns 2mt, 2mt + 1 and
+    // + (2, 3) as columns 2mt + 8, 2mt + 9, the order of the K loads.
+    uint32_t qa[8][4];
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      const int d = 8 * (mt + 4 * (s >> 1)) + 4 * (s & 1);
+      const float* qs = s_q + mg * hd + d;
+      const bool real = mg < hpb;
+      split_half2(real ? qs[0] : 0.0f, real ? qs[1] : 0.0f, qa[s][0], qa[s][1]);
+      split_half2(real ? qs[2] : 0.0f, real ? qs[3] : 0.0f, qa[s][2], qa[s][3]);
+    }
+    float o[16][4];
+#pragma unroll
+    for (int r = 0; r < 16; ++r)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[r][e] = 0.0f;
+    float m_run = -INFINITY, l_run = 0.0f;
+    for (int c = j0 + 16 * warp; c < j1; c += 64) {
+      if (c != j0 + 16 * warp) load_tile(c);
+      if (jnew >= c && jnew < c + 16) {  // the new key and value, from s_new
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+          if (c + 8 * n + mg == jnew)
+#pragma unroll
+            for (int p = 0; p < 4; ++p) kt[n][p] = pack_half8(s_new[0] + 8 * (mt + 4 * p));
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          if (c + (i >> 1) * 8 + 2 * mt + (i & 1) == jnew)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) vt[i][h] = pack_half8(s_new[1] + 64 * h + 8 * mg);
+      }
+      // Scores: rows mg (q's fp16) plus rows mg + 8 (its remainder), for keys
+      // c + 8n + 2mt and + 1.
+      float sc[2][4] = {};
+#pragma unroll
+      for (int n = 0; n < 2; ++n)
+#pragma unroll
+        for (int s = 0; s < 8; ++s)
+          mma_16816(sc[n], qa[s], word(kt[n][s >> 1], 2 * (s & 1)),
+                    word(kt[n][s >> 1], 2 * (s & 1) + 1));
+      float sv[4] = {sc[0][0] + sc[0][2], sc[0][1] + sc[0][3], sc[1][0] + sc[1][2],
+                     sc[1][1] + sc[1][3]};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        if (c + (i >> 1) * 8 + 2 * mt + (i & 1) >= j1) sv[i] = -INFINITY;
+      // Online softmax of head mg over the warp's keys (key c is in range,
+      // so the tile's maximum is finite).
+      float mx = fmaxf(fmaxf(sv[0], sv[1]), fmaxf(sv[2], sv[3]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m_run, mx);
+      const float corr = __expf(m_run - m_new);
+      float pv[4], ls = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        pv[i] = __expf(sv[i] - m_new);
+        ls += pv[i];
+      }
+      ls += __shfl_xor_sync(0xffffffffu, ls, 1);
+      ls += __shfl_xor_sync(0xffffffffu, ls, 2);
+      l_run = l_run * corr + ls;
+      m_run = m_new;
+#pragma unroll
+      for (int r = 0; r < 16; ++r)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[r][e] *= corr;
+      // P·V: A = p (rows mg) and its remainder (rows mg + 8) over keys 2mt,
+      // 2mt + 1 | 2mt + 8, 2mt + 9; B = V, dims 64h + 8mg' + rr as column mg'
+      // of step r = 8h + rr, the two keys of a pair packed together.
+      uint32_t pa[4];
+      split_half2(pv[0], pv[1], pa[0], pa[1]);
+      split_half2(pv[2], pv[3], pa[2], pa[3]);
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {
+        const int h = r >> 3, w = (r & 7) >> 1;
+        const uint32_t sel = r & 1 ? 0x7632u : 0x5410u;
+        const uint32_t b0 = __byte_perm(word(vt[0][h], w), word(vt[1][h], w), sel);
+        const uint32_t b1 = __byte_perm(word(vt[2][h], w), word(vt[3][h], w), sel);
+        mma_16816(o[r], pa, b0, b1);
+      }
+    }
+    // Combine the warps: head mg's o scaled to the block's maximum, into
+    // s_acc [warp][head][dim] (after every warp has read its queries), and
+    // the block's m and l.
+    __shared__ float s_wm[kThreads / 32][kAttnMaxGroup], s_wl[kThreads / 32][kAttnMaxGroup];
+    if (mt == 0) {
+      s_wm[warp][mg] = m_run;
+      s_wl[warp][mg] = l_run;
+    }
+    __syncthreads();
+    float mb = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kThreads / 32; ++w) mb = fmaxf(mb, s_wm[w][mg]);
+    if (mg < hpb) {
+      const float f = __expf(m_run - mb);  // 0 for a warp without keys
+      float* dst = s_acc + ((size_t)warp * hpb + mg) * hd;
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {
+        const int d = 64 * (r >> 3) + 16 * mt + (r & 7);
+        dst[d] = (o[r][0] + o[r][2]) * f;
+        dst[d + 8] = (o[r][1] + o[r][3]) * f;
+      }
+      if (warp == 0 && mt == 0) {
+        float l = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kThreads / 32; ++w) l += s_wl[w][mg] * __expf(s_wm[w][mg] - mb);
+        s_m[mg] = mb;
+        s_l[mg] = l;
+      }
+    }
+  }
+  for (int c0 = j0; !MMA && c0 < j1; c0 += kAttnMaxChunk) {
     const int nj = min(kAttnMaxChunk, j1 - c0);
     if (c0 != j0) prefetch(c0, nj);
     // 1. scores
@@ -315,13 +503,16 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
   }
   // (s_acc now overwrites the queries.)
 
+  if constexpr (!MMA) {
 #pragma unroll
-  for (int g = 0; g < MAXG; ++g) {
-    if (g >= hpb) break;
+    for (int g = 0; g < MAXG; ++g) {
+      if (g >= hpb) break;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) s_acc[((size_t)kg * hpb + g) * hd + dg * 8 + i] = acc[g][i];
+      for (int i = 0; i < 8; ++i) s_acc[((size_t)kg * hpb + g) * hd + dg * 8 + i] = acc[g][i];
+    }
   }
   __syncthreads();
+  const int n_parts = MMA ? kThreads / 32 : nkg;  // partial sums in s_acc
   const size_t head0 = (size_t)t * a.n_heads + hq0;
   auto emit = [&](int g, int d, float v) {
     if (a.out) a.out[(head0 + g) * hd + d] = v;
@@ -333,7 +524,7 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
       reinterpret_cast<float2*>(a.scratch + (size_t)a.T * a.n_heads * a.n_splits * hd);
   for (int i = threadIdx.x; i < hpb * hd; i += kThreads) {
     float s = 0.0f;
-    for (int k = 0; k < nkg; ++k) s += s_acc[(size_t)k * hpb * hd + i];
+    for (int k = 0; k < n_parts; ++k) s += s_acc[(size_t)k * hpb * hd + i];
     const int g = i / hd, d = i % hd;
     if (used == 1) {
       emit(g, d, s / s_l[g]);
@@ -357,7 +548,22 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
   if (!s_last) return;
   __threadfence();
   // Each merge step reads L2 once: (m, l) of up to 32 ranges stay in
-  // registers, and the ranges' o come kMergeLoads at a time.
+  // registers, and the ranges' o come kMergeLoads at a time, all of them in
+  // flight. The tensor-core body (registers to spare) asks for those of a
+  // thread's first four dims before the weights are worked out, so that the
+  // two reads overlap.
+  const int hd4 = hd / 4;
+  auto ranges_o = [&](int i) {
+    return reinterpret_cast<const float4*>(part_o + (head0 + i / hd4) * a.n_splits * hd +
+                                           (i % hd4) * 4);
+  };
+  auto load_o = [&](const float4* po, int s, float4* v) {
+#pragma unroll
+    for (int u = 0; u < kMergeLoads; ++u)
+      v[u] = s + u < used ? __ldcg(po + (size_t)(s + u) * hd4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  };
+  float4 first[kMergeLoads];
+  if (MMA && (int)threadIdx.x < hpb * hd4) load_o(ranges_o(threadIdx.x), 0, first);
   for (int g = warp; g < hpb; g += kThreads / 32) {
     const float2* ml = part_ml + (head0 + g) * a.n_splits;
     const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
@@ -382,25 +588,26 @@ __global__ void __launch_bounds__(kThreads, MAXG > 2 ? 3 : 4)
     for (int s = lane; s < used; s += 32) s_score[g][s] *= inv;
   }
   __syncthreads();
-  // Four dims per thread and pass, kMergeLoads ranges' loads in flight.
-  const int hd4 = hd / 4;
+  // Four dims per thread and pass.
   for (int i = threadIdx.x; i < hpb * hd4; i += kThreads) {
     const int g = i / hd4, d = (i % hd4) * 4;
-    const float4* po = reinterpret_cast<const float4*>(part_o + (head0 + g) * a.n_splits * hd + d);
     const float* w = s_score[g];
     float4 o = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    auto add = [&](float4 v, float ws) {
-      o.x += v.x * ws, o.y += v.y * ws, o.z += v.z * ws, o.w += v.w * ws;
-    };
-    int s = 0;
-    for (; s + kMergeLoads <= used; s += kMergeLoads) {
+    for (int s = 0; s < used; s += kMergeLoads) {
       float4 v[kMergeLoads];
+      if (MMA && i == (int)threadIdx.x && s == 0) {
 #pragma unroll
-      for (int u = 0; u < kMergeLoads; ++u) v[u] = __ldcg(po + (size_t)(s + u) * hd4);
+        for (int u = 0; u < kMergeLoads; ++u) v[u] = first[u];
+      } else {
+        load_o(ranges_o(i), s, v);
+      }
 #pragma unroll
-      for (int u = 0; u < kMergeLoads; ++u) add(v[u], w[s + u]);
+      for (int u = 0; u < kMergeLoads; ++u) {
+        if (s + u >= used) break;
+        const float ws = w[s + u];
+        o.x += v[u].x * ws, o.y += v[u].y * ws, o.z += v[u].z * ws, o.w += v[u].w * ws;
+      }
     }
-    for (; s < used; ++s) add(__ldcg(po + (size_t)s * hd4), w[s]);
     emit(g, d, o.x);
     emit(g, d + 1, o.y);
     emit(g, d + 2, o.z);
@@ -419,8 +626,8 @@ size_t attention_counters(int T, int n_heads) {
   return (size_t)T * n_heads;
 }
 
-int attention_decode_groups(int n_heads, int n_kv) {
-  return n_heads / heads_per_block(n_heads / n_kv, true);
+int attention_decode_groups(int n_heads, int n_kv, int hd) {
+  return n_heads / heads_per_block(n_heads / n_kv, true, hd);
 }
 
 namespace {
@@ -429,21 +636,23 @@ size_t dyn_smem(int hpb, int hd) {
   return (size_t)(kThreads / (hd / 8)) * hpb * hd * sizeof(float);  // >= [hpb][hd]
 }
 
-// The instantiation whose register arrays hold hpb heads.
+// The instantiation whose register arrays hold hpb heads, or the
+// tensor-core body.
 using AttentionKernel = void (*)(const AttentionArgs, int);
-AttentionKernel kernel_for(int hpb) {
-  return hpb <= 1   ? attention_kernel<1>
-         : hpb <= 2 ? attention_kernel<2>
-         : hpb <= 4 ? attention_kernel<4>
-                    : attention_kernel<8>;
+AttentionKernel kernel_for(int hpb, bool mma) {
+  if (mma) return attention_kernel<kAttnMaxGroup, true>;
+  return hpb <= 1   ? attention_kernel<1, false>
+         : hpb <= 2 ? attention_kernel<2, false>
+         : hpb <= 4 ? attention_kernel<4, false>
+                    : attention_kernel<8, false>;
 }
 
 }  // namespace
 
 int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
-  const int hpb = heads_per_block(n_heads / n_kv, true);
+  const int hpb = heads_per_block(n_heads / n_kv, true, hd);
   int b = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb), kThreads,
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb, decode_mma(hd)), kThreads,
                                                     dyn_smem(hpb, hd)) != cudaSuccess)
     return 1;
   return std::max(b, 1);
@@ -455,8 +664,10 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   a.n_splits = std::clamp(a.n_splits, 1, kMaxSplits);  // longer ranges instead
   a.min_chunk = std::max(32, a.min_chunk);
   const int G = a.n_heads / a.n_kv;
-  const int hpb = heads_per_block(G, a.qkv != nullptr);
-  launch_kernel(kernel_for(hpb), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
+  const bool decode = a.qkv != nullptr, mma = decode && decode_mma(a.hd);
+  if (mma) a.min_chunk = std::max(kMmaMinChunk, a.min_chunk);
+  const int hpb = heads_per_block(G, decode, a.hd);
+  launch_kernel(kernel_for(hpb, mma), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
                 dyn_smem(hpb, a.hd), stream, a, hpb);
 }
 

@@ -6,6 +6,8 @@
 // statistics. The same kernel serves prefill (every token of a chunk
 // is a query that sees keys 0..pos) and batched decode, where it also applies
 // RoPE to q and to the new key and writes the new key and value to the cache.
+// Decode with head size 128 scores all query heads of a KV head in one block
+// on tensor cores (see the .cu).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -64,7 +66,8 @@ struct AttentionArgs {
   int32_t* counters = nullptr;
   int T = 0, n_heads = 0, n_kv = 0, hd = 0, max_seq = 0;
   // Each (token, head group) is cut into n_splits ranges of
-  // span = max(min_chunk, ceil(L / n_splits) rounded up to 32) keys, L = pos + 1.
+  // span = max(min_chunk, ceil(L / n_splits) rounded up to 32) keys, L = pos + 1
+  // (decode mode with hd 128, the tensor-core body: min_chunk at least 64).
   // min_chunk % 32 == 0; hd a power of two, 8 <= hd <= kAttnMaxHeadDim; n_heads / n_kv
   // <= kAttnMaxGroup.
   int min_chunk = 32, n_splits = 1;
@@ -75,7 +78,7 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
 size_t attention_counters(int T, int n_heads);
 // Head groups (blocks per key range and token) of a decode-mode call, and how
 // many of its blocks one SM holds at once, for this shape.
-int attention_decode_groups(int n_heads, int n_kv);
+int attention_decode_groups(int n_heads, int n_kv, int hd);
 int attention_blocks_per_sm(int n_heads, int n_kv, int hd);
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& a);

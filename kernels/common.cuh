@@ -27,6 +27,19 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// c += A B on tensor cores (mma.sync m16n8k16, fp16 in, fp32 accumulate).
+// Thread (g = lane / 4, t = lane % 4) holds a[0] = A[g][2t, 2t+1],
+// a[1] = A[g+8][2t, 2t+1], a[2] = A[g][2t+8, 2t+9], a[3] = A[g+8][2t+8, 2t+9];
+// b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g] (each a half2, the lower index
+// in the low half); c[0..1] = C[g][2t, 2t+1], c[2..3] = C[g+8][2t, 2t+1].
+__device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 // Streams 16 bytes that are read once (weights): no L1 allocation.
 __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
   uint4 r;
