@@ -22,15 +22,7 @@
 
 #include "kernels/dense_gemv.cuh"
 #include "kernels/gptq_gemv.cuh"
-
-#define CK(x)                                                                                \
-  do {                                                                                       \
-    cudaError_t e = (x);                                                                     \
-    if (e != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-      std::exit(1);                                                                          \
-    }                                                                                        \
-  } while (0)
+#include "tests/bench/cuda_check.h"
 
 namespace {
 

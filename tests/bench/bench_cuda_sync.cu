@@ -30,15 +30,7 @@
 #include <vector>
 
 #include "kernels/common.cuh"
-
-#define CK(x)                                                                                \
-  do {                                                                                       \
-    cudaError_t e = (x);                                                                     \
-    if (e != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-      std::exit(1);                                                                          \
-    }                                                                                        \
-  } while (0)
+#include "tests/bench/cuda_check.h"
 
 namespace k = rewoo::kernels;
 
