@@ -119,9 +119,8 @@ __device__ __forceinline__ uint4 pack_half8(const float* f) {
 // (x, y) rounded to fp16 as hi, and the remainders x - hi.x, y - hi.y as lo.
 __device__ __forceinline__ void split_half2(float x, float y, uint32_t& hi, uint32_t& lo) {
   const half2 h = __floats2half2_rn(x, y);
-  const half2 l = __floats2half2_rn(x - __low2float(h), y - __high2float(h));
-  hi = *reinterpret_cast<const uint32_t*>(&h);
-  lo = *reinterpret_cast<const uint32_t*>(&l);
+  hi = as_u32(h);
+  lo = as_u32(__floats2half2_rn(x - __low2float(h), y - __high2float(h)));
 }
 
 __device__ __forceinline__ uint32_t word(const uint4& u, int i) {
@@ -392,114 +391,115 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
         s_l[mg] = l;
       }
     }
-  }
-  for (int c0 = j0; !MMA && c0 < j1; c0 += kAttnMaxChunk) {
-    const int nj = min(kAttnMaxChunk, j1 - c0);
-    if (c0 != j0) prefetch(c0, nj);
-    // 1. scores
-    for (int jb = warp * kpw, it = 0; jb < nj; jb += 4 * kpw * kUnroll, ++it) {
-      uint4 kr[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * 4 * kpw + kl;
-        kr[u] = it == 0 ? kpre[u]
-                : j < nj && c0 + j != jnew
-                    ? __ldcg(reinterpret_cast<const uint4*>(kbase + (size_t)(c0 + j) * kv_row))
-                    : make_uint4(0, 0, 0, 0);
-      }
-      float kf[kUnroll][8];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * 4 * kpw + kl;
-        if (c0 + j == jnew) {
-#pragma unroll
-          for (int i = 0; i < 8; ++i) kf[u][i] = s_new[0][sub * 8 + i];
-        } else {
-          unpack_half8(kr[u], kf[u]);
-        }
-      }
-      // Each query head's 8 dims are read from shared memory once per
-      // kUnroll keys.
-#pragma unroll
-      for (int g = 0; g < MAXG; ++g) {
-        if (g >= hpb) break;
-        const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
-        const float4 q0 = qv[0], q1 = qv[1];
+  } else {
+    for (int c0 = j0; c0 < j1; c0 += kAttnMaxChunk) {
+      const int nj = min(kAttnMaxChunk, j1 - c0);
+      if (c0 != j0) prefetch(c0, nj);
+      // 1. scores
+      for (int jb = warp * kpw, it = 0; jb < nj; jb += 4 * kpw * kUnroll, ++it) {
+        uint4 kr[kUnroll];
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
-          const float* f = kf[u];
-          float d = q0.x * f[0] + q0.y * f[1] + q0.z * f[2] + q0.w * f[3];
-          d += q1.x * f[4] + q1.y * f[5] + q1.z * f[6] + q1.w * f[7];
-          // Fixed trip count (lpk <= 32): the chains of all keys and heads
-          // interleave.
-#pragma unroll
-          for (int o = 16; o > 0; o >>= 1)
-            if (o < lpk) d += __shfl_xor_sync(0xffffffffu, d, o);
           const int j = jb + u * 4 * kpw + kl;
-          if (j < nj && sub == 0) s_score[g][j] = d;
+          kr[u] = it == 0 ? kpre[u]
+                  : j < nj && c0 + j != jnew
+                      ? __ldcg(reinterpret_cast<const uint4*>(kbase + (size_t)(c0 + j) * kv_row))
+                      : make_uint4(0, 0, 0, 0);
         }
-      }
-    }
-    __syncthreads();
-    // 2. softmax statistics, one warp per query head
-    for (int g = warp; g < hpb; g += kThreads / 32) {
-      float m = -INFINITY;
-      for (int j = lane; j < nj; j += 32) m = fmaxf(m, s_score[g][j]);
-      m = fmaxf(warp_max(m), s_m[g]);
-      float l = 0.0f;
-      for (int j = lane; j < nj; j += 32) {
-        const float p = __expf(s_score[g][j] - m);
-        s_score[g][j] = p;
-        l += p;
-      }
-      l = warp_sum(l);
-      __syncwarp();
-      if (lane == 0) {
-        const float corr = __expf(s_m[g] - m);  // 0 for the first sub-chunk
-        s_corr[g] = corr;
-        s_l[g] = s_l[g] * corr + l;
-        s_m[g] = m;
-      }
-    }
-    __syncthreads();
-    // 3. P·V
+        float kf[kUnroll][8];
 #pragma unroll
-    for (int g = 0; g < MAXG; ++g) {
-      if (g >= hpb) break;
-      const float corr = s_corr[g];
+        for (int u = 0; u < kUnroll; ++u) {
+          const int j = jb + u * 4 * kpw + kl;
+          if (c0 + j == jnew) {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) acc[g][i] *= corr;
-    }
-    for (int jb = kg; jb < nj; jb += nkg * kUnroll) {
-      uint4 vr[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * nkg;
-        vr[u] = j < nj && c0 + j != jnew
-                    ? __ldcg(reinterpret_cast<const uint4*>(vbase + (size_t)(c0 + j) * kv_row))
-                    : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = jb + u * nkg;
-        if (j >= nj) break;
-        float vf[8];
-        if (c0 + j == jnew) {
-#pragma unroll
-          for (int i = 0; i < 8; ++i) vf[i] = s_new[1][dg * 8 + i];
-        } else {
-          unpack_half8(vr[u], vf);
+            for (int i = 0; i < 8; ++i) kf[u][i] = s_new[0][sub * 8 + i];
+          } else {
+            unpack_half8(kr[u], kf[u]);
+          }
         }
+        // Each query head's 8 dims are read from shared memory once per
+        // kUnroll keys.
 #pragma unroll
         for (int g = 0; g < MAXG; ++g) {
           if (g >= hpb) break;
-          const float p = s_score[g][j];
+          const float4* qv = reinterpret_cast<const float4*>(s_q + g * hd + sub * 8);
+          const float4 q0 = qv[0], q1 = qv[1];
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[i];
+          for (int u = 0; u < kUnroll; ++u) {
+            const float* f = kf[u];
+            float d = q0.x * f[0] + q0.y * f[1] + q0.z * f[2] + q0.w * f[3];
+            d += q1.x * f[4] + q1.y * f[5] + q1.z * f[6] + q1.w * f[7];
+            // Fixed trip count (lpk <= 32): the chains of all keys and heads
+            // interleave.
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1)
+              if (o < lpk) d += __shfl_xor_sync(0xffffffffu, d, o);
+            const int j = jb + u * 4 * kpw + kl;
+            if (j < nj && sub == 0) s_score[g][j] = d;
+          }
         }
       }
+      __syncthreads();
+      // 2. softmax statistics, one warp per query head
+      for (int g = warp; g < hpb; g += kThreads / 32) {
+        float m = -INFINITY;
+        for (int j = lane; j < nj; j += 32) m = fmaxf(m, s_score[g][j]);
+        m = fmaxf(warp_max(m), s_m[g]);
+        float l = 0.0f;
+        for (int j = lane; j < nj; j += 32) {
+          const float p = __expf(s_score[g][j] - m);
+          s_score[g][j] = p;
+          l += p;
+        }
+        l = warp_sum(l);
+        __syncwarp();
+        if (lane == 0) {
+          const float corr = __expf(s_m[g] - m);  // 0 for the first sub-chunk
+          s_corr[g] = corr;
+          s_l[g] = s_l[g] * corr + l;
+          s_m[g] = m;
+        }
+      }
+      __syncthreads();
+      // 3. P·V
+#pragma unroll
+      for (int g = 0; g < MAXG; ++g) {
+        if (g >= hpb) break;
+        const float corr = s_corr[g];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[g][i] *= corr;
+      }
+      for (int jb = kg; jb < nj; jb += nkg * kUnroll) {
+        uint4 vr[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const int j = jb + u * nkg;
+          vr[u] = j < nj && c0 + j != jnew
+                      ? __ldcg(reinterpret_cast<const uint4*>(vbase + (size_t)(c0 + j) * kv_row))
+                      : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const int j = jb + u * nkg;
+          if (j >= nj) break;
+          float vf[8];
+          if (c0 + j == jnew) {
+#pragma unroll
+            for (int i = 0; i < 8; ++i) vf[i] = s_new[1][dg * 8 + i];
+          } else {
+            unpack_half8(vr[u], vf);
+          }
+#pragma unroll
+          for (int g = 0; g < MAXG; ++g) {
+            if (g >= hpb) break;
+            const float p = s_score[g][j];
+#pragma unroll
+            for (int i = 0; i < 8; ++i) acc[g][i] += p * vf[i];
+          }
+        }
+      }
+      __syncthreads();  // s_score is rewritten by the next sub-chunk
     }
-    __syncthreads();  // s_score is rewritten by the next sub-chunk
   }
   // (s_acc now overwrites the queries.)
 
@@ -560,7 +560,8 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   auto load_o = [&](const float4* po, int s, float4* v) {
 #pragma unroll
     for (int u = 0; u < kMergeLoads; ++u)
-      v[u] = s + u < used ? __ldcg(po + (size_t)(s + u) * hd4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      v[u] =
+          s + u < used ? __ldcg(po + (size_t)(s + u) * hd4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   };
   float4 first[kMergeLoads];
   if (MMA && (int)threadIdx.x < hpb * hd4) load_o(ranges_o(threadIdx.x), 0, first);

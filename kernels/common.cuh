@@ -49,6 +49,14 @@ __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
   return r;
 }
 
+// A half2 as its 32 bits, and back (mma operands are 32-bit registers).
+__device__ __forceinline__ half2 as_h2(uint32_t u) {
+  return *reinterpret_cast<half2*>(&u);
+}
+__device__ __forceinline__ uint32_t as_u32(half2 h) {
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
 // The 8 fp16 values of a 16-byte word as floats.
 __device__ __forceinline__ void unpack_half8(uint4 u, float* f) {
   const half2* h = reinterpret_cast<const half2*>(&u);

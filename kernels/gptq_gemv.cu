@@ -44,13 +44,6 @@ namespace {
 
 constexpr int kWarpsN = 4;  // warps side by side along N (128 columns a block)
 
-__device__ __forceinline__ half2 as_h2(uint32_t u) {
-  return *reinterpret_cast<half2*>(&u);
-}
-__device__ __forceinline__ uint32_t as_u32(half2 h) {
-  return *reinterpret_cast<uint32_t*>(&h);
-}
-
 // Reordered row (within a thread's chunk of V rows) held at pair position p.
 template <int BITS>
 __host__ __device__ __forceinline__ int pair_row(int p) {

@@ -203,7 +203,8 @@ class CudaBackend final : public Backend {
 int CudaBackend::decode_splits(int T) const {
   const ModelConfig& c = w_->config;
   // Rounded down: blocks past one wave would double the kernel's time.
-  const int want = attn_slots_ / (k::attention_decode_groups(c.n_heads, c.n_kv_heads, c.head_dim) * T);
+  const int want =
+      attn_slots_ / (k::attention_decode_groups(c.n_heads, c.n_kv_heads, c.head_dim) * T);
   return std::clamp(want, 1, ceil_div(max_seq_, kDecodeAttnChunk));
 }
 

@@ -58,7 +58,8 @@ __device__ __forceinline__ float stream_block(const Phase& ph, uint4 (&first)[kI
     uint4 v[kInFlight];
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u)
-      v[u] = i + u * kThreads < ph.words ? k::ld_stream(p + i + u * kThreads) : make_uint4(0, 0, 0, 0);
+      v[u] =
+          i + u * kThreads < ph.words ? k::ld_stream(p + i + u * kThreads) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
   }
