@@ -17,8 +17,11 @@
 //              barrier (an atomic counter), the next phase's first loads
 //              issued before it.
 // Prints microseconds a phase, the streaming rate, and per mode the cost of
-// one dependency over the floor.
-//   build/tests/bench/bench_cuda_sync [--phases P] [--mb S] [--reps R]
+// one dependency over the floor. --smem BYTES gives each block that much
+// shared memory, to hold the blocks an SM takes at once to the 8 of a phase
+// (as the GEMVs' registers do): then the next phase cannot start its blocks
+// while this one runs (the barrier mode is one kernel and unchanged).
+//   build/tests/bench/bench_cuda_sync [--phases P] [--mb S] [--reps R] [--smem BYTES]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -132,7 +135,7 @@ __global__ void __launch_bounds__(kThreads) persistent_kernel(const Phase* phase
 }  // namespace
 
 int main(int argc, char** argv) {
-  int phases = 48, mb = 32, reps = 10;
+  int phases = 48, mb = 32, reps = 10, smem = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> int {
@@ -145,13 +148,15 @@ int main(int argc, char** argv) {
     if (a == "--phases") phases = next();
     else if (a == "--mb") mb = next();
     else if (a == "--reps") reps = next();
+    else if (a == "--smem") smem = next();
     else {
-      std::fprintf(stderr, "usage: %s [--phases P] [--mb S] [--reps R]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--phases P] [--mb S] [--reps R] [--smem BYTES]\n",
+                   argv[0]);
       return 2;
     }
   }
-  if (phases < 2 || mb < 1 || reps < 1) {
-    std::fprintf(stderr, "--phases >= 2, --mb >= 1, --reps >= 1\n");
+  if (phases < 2 || mb < 1 || reps < 1 || smem < 0 || smem > 48 * 1024) {
+    std::fprintf(stderr, "--phases >= 2, --mb >= 1, --reps >= 1, 0 <= --smem <= 49152\n");
     return 2;
   }
   int dev = 0, sms = 0, coop = 0;
@@ -194,6 +199,7 @@ int main(int argc, char** argv) {
       cudaLaunchConfig_t cfg{};
       cfg.gridDim = dim3(blocks);
       cfg.blockDim = dim3(kThreads);
+      cfg.dynamicSmemBytes = smem;
       cfg.stream = st;
       cudaLaunchAttribute attr[1];
       attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -244,18 +250,21 @@ int main(int argc, char** argv) {
   }
   CK(cudaStreamSynchronize(st));
   CK(cudaGetLastError());
+  int resident = 0;  // phase kernel blocks an SM holds at once: > 8 lets the next phase in early
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, phase_kernel, kThreads, smem));
 
   const double bytes = (double)words * 16 * blocks;
   double floor_us = 0;
   for (const Row& r : rows)
     if (!std::strcmp(r.name, "nowait")) floor_us = r.us / phases;
-  std::printf("device: %s; %d blocks (%d an SM) x %d threads; %d phases of %.1f MB\n", prop.name,
-              blocks, blocks / sms, kThreads, phases, bytes / 1e6);
+  std::printf(
+      "device: %s; %d blocks (%d an SM, %d fit an SM) x %d threads; %d phases of %.1f MB\n",
+      prop.name, blocks, blocks / sms, resident, kThreads, phases, bytes / 1e6);
   std::printf("%-8s %12s %10s %14s\n", "mode", "us a phase", "GB/s", "us over nowait");
   for (const Row& r : rows)
     std::printf("%-8s %12.2f %10.0f %14.2f\n", r.name, r.us / phases, bytes / (r.us / phases) / 1e3,
                 r.us / phases - floor_us);
-  std::printf("(build/tests/bench/bench_cuda_sync --phases %d --mb %d --reps %d)\n", phases, mb,
-              reps);
+  std::printf("(build/tests/bench/bench_cuda_sync --phases %d --mb %d --reps %d --smem %d)\n",
+              phases, mb, reps, smem);
   return 0;
 }
