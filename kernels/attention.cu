@@ -135,6 +135,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   // steps), so the first keys load while it drains; prefill mode reads keys
   // the previous kernel wrote.
   const bool early = a.qkv != nullptr;
+  TRACE_BEGIN;
   pdl_trigger();
   if (!early) pdl_wait();
   const int G = a.n_heads / a.n_kv, n_sub = G / hpb;
@@ -153,8 +154,10 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   if (j0 >= L) {  // the merge counts only the `used` ranges
     if (a.zero) {
       pdl_wait();
+      TRACE_RELEASED;
       zero_share();
     }
+    TRACE_END(3);
     return;
   }
   const int j1 = min(L, j0 + span);
@@ -223,6 +226,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     prefetch(j0, min(kAttnMaxChunk, j1 - j0));
   }
   if (early) pdl_wait();
+  TRACE_RELEASED;
   if (a.zero) zero_share();
   // The rows' RMSNorm factor, where the product left it out.
   const float inv = a.qkv_ss ? rsqrtf(__ldcg(a.qkv_ss + t) / a.norm_dim + a.norm_eps) : 1.0f;
@@ -278,6 +282,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[g][i] = 0.0f;
   __syncthreads();
+  TRACE_MARK(0);
 
   if constexpr (MMA) {
     // Queries as A fragments for the 8 k-steps of 16 dims: k-step 2p + q
@@ -371,6 +376,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
       s_wl[warp][mg] = l_run;
     }
     __syncthreads();
+    TRACE_MARK(1);
     float mb = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kThreads / 32; ++w) mb = fmaxf(mb, s_wm[w][mg]);
@@ -533,7 +539,10 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
       if (d == 0) part_ml[(head0 + g) * a.n_splits + split] = make_float2(s_m[g], s_l[g]);
     }
   }
-  if (used == 1) return;
+  if (used == 1) {
+    TRACE_END(1);
+    return;
+  }
 
   // Merge: the last range of this (token, head group) to finish does it.
   __threadfence();
@@ -545,7 +554,11 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     if (s_last) *counter = 0;  // ready for the next call
   }
   __syncthreads();
-  if (!s_last) return;
+  TRACE_MARK(2);
+  if (!s_last) {
+    TRACE_END(1);
+    return;
+  }
   __threadfence();
   // Each merge step reads L2 once: (m, l) of up to 32 ranges stay in
   // registers, and the ranges' o come kMergeLoads at a time, all of them in
@@ -589,6 +602,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     for (int s = lane; s < used; s += 32) s_score[g][s] *= inv;
   }
   __syncthreads();
+  TRACE_MARK(3);
   // Four dims per thread and pass.
   for (int i = threadIdx.x; i < hpb * hd4; i += kThreads) {
     const int g = i / hd4, d = (i % hd4) * 4;
@@ -614,6 +628,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     emit(g, d + 2, o.z);
     emit(g, d + 3, o.w);
   }
+  TRACE_END(2);
 }
 
 }  // namespace
@@ -671,5 +686,7 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   launch_kernel(kernel_for(hpb, mma), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
                 dyn_smem(hpb, a.hd), stream, a, hpb);
 }
+
+REWOO_TRACE_SETTER(attention)
 
 }  // namespace rewoo::kernels

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <utility>
 
+#include "kernels/trace.h"
+
 namespace rewoo::kernels {
 
 constexpr int kWarp = 32;
@@ -100,6 +102,62 @@ __device__ __forceinline__ void pdl_trigger() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+// Kernel timeline trace (kernels/trace.h): TRACE_BEGIN at a kernel's start,
+// TRACE_RELEASED after its wait, TRACE_MARK(i) inside, TRACE_END(kind) before
+// each return of a block; thread 0 records. Nothing without REWOO_TRACE.
+#ifdef REWOO_TRACE
+// One per translation unit; REWOO_TRACE_SETTER(name) defines the host
+// function that points it at the buffer (kernels/trace.cu calls them all).
+static __device__ unsigned long long* g_trace = nullptr;
+#define REWOO_TRACE_SETTER(name) \
+  void trace_set_##name(void* p) { cudaMemcpyToSymbol(g_trace, &p, sizeof(p)); }
+__device__ __forceinline__ unsigned long long trace_now() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+struct TraceBlock {
+  unsigned long long t0 = 0, t1 = 0, slot = 0, m[4] = {0, 0, 0, 0};
+  unsigned smid = 0;
+  __device__ __forceinline__ void begin() {
+    t0 = trace_now();
+    if (threadIdx.x == 0 && g_trace) {
+      asm("mov.u32 %0, %%smid;" : "=r"(smid));
+      // The slot is needed only at the end: the atomic's trip overlaps the work.
+      slot = atomicAdd(g_trace + smid % kTraceMaxSms, 1ull);
+    }
+  }
+  __device__ __forceinline__ void released() { t1 = trace_now(); }
+  __device__ __forceinline__ void mark(int i) { m[i] = trace_now(); }
+  __device__ __forceinline__ void end(unsigned kind) {
+    if (threadIdx.x != 0 || !g_trace || slot >= kTraceRecordsPerSm) return;
+    unsigned long long* r =
+        g_trace + kTraceMaxSms +
+        ((smid % kTraceMaxSms) * (unsigned long long)kTraceRecordsPerSm + slot) * kTraceRecordWords;
+    const unsigned long long b =
+        blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+    r[0] = t0;
+    r[1] = t1;
+    r[2] = trace_now();
+    r[3] = kind | (unsigned long long)gridDim.x << 3 | (unsigned long long)gridDim.y << 19 |
+           (unsigned long long)(gridDim.z & 31) << 31 | b << 36;
+    for (int i = 0; i < 4; ++i) r[4 + i] = m[i];
+  }
+};
+#define TRACE_BEGIN \
+  TraceBlock trace_; \
+  trace_.begin()
+#define TRACE_RELEASED trace_.released()
+#define TRACE_MARK(i) trace_.mark(i)
+#define TRACE_END(kind) trace_.end(kind)
+#else
+#define REWOO_TRACE_SETTER(name)
+#define TRACE_BEGIN
+#define TRACE_RELEASED
+#define TRACE_MARK(i)
+#define TRACE_END(kind)
+#endif
+
 __device__ __forceinline__ void pdl_enter() {
   pdl_trigger();
   pdl_wait();

@@ -372,9 +372,11 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   };
   // Weights never change: the first ones load before waiting for the
   // previous kernel; activations are read only after it.
+  TRACE_BEGIN;
   pdl_trigger();
   load_w(0, 0);
   pdl_wait();
+  TRACE_RELEASED;
   if constexpr (XS) {
     // The block's rows of x, read once: its four column warps share them, and
     // reading them from L2 in every warp costs as much traffic as the weights.
@@ -404,6 +406,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
       }
     }
   }
+  TRACE_MARK(0);
   load_x(0, 0);
   for (int i = 0; i < n_my; i += 2 * U) {
     load_w(1, i + U);
@@ -414,6 +417,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     load_x(0, i + 2 * U);
     compute(1);
   }
+  TRACE_MARK(1);
 
   // Sum the WK partial tiles of each column group, then add to out.
   if constexpr (WK > 1) {
@@ -428,7 +432,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
           for (int e = 0; e < 4; ++e) dst[((i * NT + nt) * 4 + e) * 32] = acc[i][nt][e];
     }
     __syncthreads();
-    if (wk != 0) return;
+    if (wk != 0) return;  // (thread 0, the trace's, has wk == 0)
 #pragma unroll
     for (int o = 1; o < WK; ++o) {
       const float* src = red + ((o - 1) * kWarpsN + wn) * 32 * kVals + lane;
@@ -440,7 +444,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
           for (int e = 0; e < 4; ++e) acc[i][nt][e] += src[((i * NT + nt) * 4 + e) * 32];
     }
   }
-  if (2 * t >= M) return;  // holds no stored batch column
+  if (2 * t >= M) return;  // holds no stored batch column (never thread 0)
   const bool add_bias = bias != nullptr && blockIdx.y == 0;
 #pragma unroll
   for (int tile = 0; tile < 2; ++tile)
@@ -458,6 +462,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
           if (m < M) atomicAdd(out + (size_t)m * ldo + n, acc[tile][nt][2 * h + e] * scale + b);
         }
     }
+  TRACE_END(0);
 }
 
 int sm_count() {
@@ -773,5 +778,7 @@ void gptq_pack(cudaStream_t stream, const uint32_t* src, uint32_t* dst, int K, i
   dim3 grid(ceil_div(N, 128), ceil_div(K, kb) * kb / 32);
   gptq_pack_kernel<<<grid, 128, 0, stream>>>(src, dst, K, N, bits);
 }
+
+REWOO_TRACE_SETTER(gemv)
 
 }  // namespace rewoo::kernels

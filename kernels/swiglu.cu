@@ -15,12 +15,14 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
                               int norm_dim, float eps) {
   // The first staging position is fetched before waiting for the kernel that
   // writes gu; gu comes through L2 (see gptq_gemv.cu on programmatic launch).
+  TRACE_BEGIN;
   pdl_trigger();
   const size_t n = (size_t)T * hidden;
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   int32_t d = out_h && i < n ? dest[i % hidden] : 0;
   pdl_wait();
+  TRACE_RELEASED;
   for (; i < n; i += stride) {
     const size_t t = i / hidden, j = i % hidden;
     // The RMSNorm factor of row t, where the product left it out.
@@ -36,6 +38,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
   if (zero)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)
       zero[i] = 0.0f;
+  TRACE_END(4);
 }
 
 }  // namespace
@@ -49,5 +52,7 @@ void swiglu(cudaStream_t stream, const float* gu, int ld, int up_offset, float* 
   launch_kernel(swiglu_kernel, dim3(blocks), dim3(256), 0, stream, gu, ld, up_offset, out, T,
                 hidden, zero, zero_n, out_h, dest, ss, norm_dim, eps);
 }
+
+REWOO_TRACE_SETTER(swiglu)
 
 }  // namespace rewoo::kernels

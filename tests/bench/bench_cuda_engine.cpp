@@ -2,6 +2,10 @@
 // models of real shapes (engine/model_writer.h), as tests/bench/gpu_bench.sh
 // tabulates them against llama.cpp.
 //   bench_cuda_engine --shape 34b --bits 4 --group -1 [--distinct-layers 2]
+//                     [--quick] [--trace FILE]
+// --trace (a build with -DREWOO_CUDA_TRACE=ON) writes the kernel timeline of
+// one batch-1 decode step after the @512 measurement (kernels/trace.h), for
+// tests/bench/trace_timeline.py.
 // Layers beyond --distinct-layers repeat the random ones (same bytes to read,
 // far less time spent generating 17 GB of random data). Prints one
 // `RESULT key=value ...` line last.
@@ -20,6 +24,7 @@
 #include "engine/backend.h"
 #include "engine/model_writer.h"
 #include "engine/sampler.h"
+#include "kernels/trace.h"
 
 using namespace rewoo::engine;
 using Clock = std::chrono::steady_clock;
@@ -161,6 +166,7 @@ int main(int argc, char** argv) {
   std::string shape = "7b";
   int bits = 4, group = -1, distinct = 2;
   bool act_order = true, quick = false;
+  std::string trace_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] {
@@ -173,8 +179,11 @@ int main(int argc, char** argv) {
     else if (a == "--distinct-layers") distinct = std::stoi(next());
     else if (a == "--no-act-order") act_order = false;
     else if (a == "--quick") quick = true;  // batch-1 decode @512 and prefill only
+    else if (a == "--trace") trace_path = next();
     else die("unknown argument " + a);
   }
+  if (!trace_path.empty() && !rewoo::kernels::trace_built())
+    die("--trace: this build records no timeline (configure with -DREWOO_CUDA_TRACE=ON)");
   auto cfg = shape_by_name(shape);
   if (!cfg) die(cfg.error().to_string());
   ModelConfig full = *cfg;
@@ -228,6 +237,16 @@ int main(int argc, char** argv) {
     std::vector<int> pos = {512};
     decode(b, {0}, pos, 4);  // graph capture
     dec512 = 64 / decode(b, {0}, pos, 64, &host512);
+    if (!trace_path.empty()) {
+      if (!rewoo::kernels::trace_start()) die("--trace: no device memory for the timeline");
+      decode(b, {0}, pos, 1);
+      const std::vector<uint64_t> words = rewoo::kernels::trace_stop();
+      FILE* f = std::fopen(trace_path.c_str(), "wb");
+      if (!f || std::fwrite(words.data(), sizeof(uint64_t), words.size(), f) != words.size())
+        die("--trace: cannot write " + trace_path);
+      std::fclose(f);
+      std::fprintf(stderr, "timeline of one decode step: %s\n", trace_path.c_str());
+    }
     if (!quick) {
       prefill(b, 0, 4032, vocab);
       pos = {4032};
