@@ -478,20 +478,28 @@ int sm_count() {
 // Splits K so that the block count is close to whole waves of the resident
 // slots, keeping >= 2 k-blocks of `kb` rows per K-warp and chunks of at most
 // max_chunk rows (a multiple of kb * wk * u); returns kchunk, a whole number
-// of `u` k-blocks per warp where that keeps the split.
-int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u, int max_chunk) {
+// of `u` k-blocks per warp where that keeps the split. waves > 0 asks for
+// about that many waves of blocks instead (REWOO_GEMV_WAVES, for measuring:
+// later waves take the slots that free first, evening out SMs that stream
+// at different rates).
+int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u, int max_chunk,
+                  int waves = 0) {
   const int min_split = ceil_div(K, max_chunk);
   const int max_split = std::max(min_split, K / (2 * kb * wk));
   int best = min_split;
-  double best_eff = 0;
-  for (int ks = min_split; ks <= std::max(min_split, std::min(max_split, 64)); ++ks) {
-    const int blocks = nb_n * ks;
-    const int waves = ceil_div(blocks, slots);
-    // busy fraction of the last wave, discounted per extra split
-    const double eff = (double)blocks / (waves * slots) * (1.0 - 0.01 * ks);
-    if (eff > best_eff + 1e-9) {
-      best_eff = eff;
-      best = ks;
+  if (waves > 0) {
+    best = std::clamp(waves * slots / nb_n, min_split, max_split);
+  } else {
+    double best_eff = 0;
+    for (int ks = min_split; ks <= std::max(min_split, std::min(max_split, 64)); ++ks) {
+      const int blocks = nb_n * ks;
+      const int w = ceil_div(blocks, slots);
+      // busy fraction of the last wave, discounted per extra split
+      const double eff = (double)blocks / (w * slots) * (1.0 - 0.01 * ks);
+      if (eff > best_eff + 1e-9) {
+        best_eff = eff;
+        best = ks;
+      }
     }
   }
   const int fine = ceil_div(ceil_div(K, best), kb * wk) * kb * wk;
@@ -518,7 +526,12 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   constexpr int kb = 4 * (BITS == 4 ? 8 : 32), step = kb * WK * 2 * U;
   const int rows = std::min(M, NT * 8);
   const int max_chunk = XS ? std::max(step, kXsBytes / (2 * rows) / step * step) : 1 << 30;
-  const int kchunk = choose_kchunk(K, nb_n, per_sm * sm_count(), kb, WK, 2 * U, max_chunk);
+  static const int waves = [] {
+    const char* e = std::getenv("REWOO_GEMV_WAVES");
+    return e ? std::max(0, std::atoi(e)) : 0;
+  }();
+  const int kchunk =
+      choose_kchunk(K, nb_n, per_sm * sm_count(), kb, WK, 2 * U, max_chunk, waves);
   dim3 grid(nb_n, ceil_div(K, kchunk));
   // XS: x staged, then (folded norm) the words' sums of squares.
   const size_t smem = XS ? (size_t)rows * kchunk * 2 + (nrm.x ? (size_t)rows * kchunk / 2 : 0) : 0;
