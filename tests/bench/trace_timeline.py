@@ -9,6 +9,8 @@ of where its time goes, in microseconds:
   staged     x (GEMV) or the queries (attention) in shared memory, after release
   products   the GEMV's main loop (median block / slowest block)
   tail       last block end after the median block end
+  SMs done   when each SM's last block of the kernel ended, after release:
+             tenth percentile, median and last SM
 
   trace_timeline.py FILE [--layer N]   (--layer: that layer's blocks, raw)
 
@@ -36,12 +38,13 @@ def load(path):
     r = np.concatenate(rows)
     packed = r[:, 3]
     kind = (packed & 7).astype(int)
+    sm = np.concatenate([np.full(counts[i], i) for i in range(MAX_SMS) if counts[i]])
     grid = ((packed >> 3) & 0xFFFF).astype(int) * 4096 + ((packed >> 19) & 0xFFF).astype(int)
     t = r[:, [0, 1, 2, 4, 5, 6, 7]].astype(np.int64)
     base = t[:, 0].min()
     us = np.where(t > 0, (t - base) / 1000.0, np.nan)  # 0: not reached
     order = np.argsort(us[:, 0], kind="stable")
-    return kind[order], grid[order], us[order]
+    return kind[order], grid[order], us[order], sm[order]
 
 
 def kernels(kind, grid, us):
@@ -75,7 +78,7 @@ def main():
     ap.add_argument("file")
     ap.add_argument("--layer", type=int, default=-1)
     args = ap.parse_args()
-    kind, grid, us = load(args.file)
+    kind, grid, us, sm = load(args.file)
     start, rel, end, m0, m1, m2, m3 = (us[:, i] for i in range(7))
     launches = kernels(kind, grid, us)
     label = names(launches)
@@ -93,6 +96,10 @@ def main():
         add("span", end1 - rel0)
         add("tail", end1 - np.nanmedian(end[r]))
         if fam == 0:
+            done = np.array([np.nanmax(end[r][sm[r] == i]) for i in np.unique(sm[r])]) - rel0
+            add("SMs done, tenth percentile", np.percentile(done, 10))
+            add("SMs done, median", np.median(done))
+            add("SMs done, last", done.max())
             add("staged, median block", np.nanmedian(m0[r] - rel[r]))
             add("staged, slowest block", np.nanmax(m0[r] - rel[r]))
             add("products, median block", np.nanmedian(m1[r] - m0[r]))
