@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/base/json_text.h"
+
 namespace rewoo::agent {
 namespace {
 
@@ -103,7 +105,7 @@ Result<std::string> read_all(const std::string& path) {
 
 }  // namespace
 
-std::string task_id_key(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
+std::string task_id_key(const json& id) { return id.is_string() ? id.get<std::string>() : json_text(id); }
 
 nlohmann::json BatchSummary::to_json() const {
   return {{"input_tasks", input_tasks}, {"already_done", already_done}, {"ran", ran},
@@ -205,7 +207,7 @@ Result<BatchSummary> run_batch(const BatchOptions& options,
     }
     std::string key = task_id_key(t["id"]);
     if (!seen.insert(key).second) {
-      warn("duplicate id " + t["id"].dump() + " (only its first line runs)");
+      warn("duplicate id " + json_text(t["id"]) + " (only its first line runs)");
       continue;
     }
     ++summary.input_tasks;
@@ -245,7 +247,7 @@ Result<BatchSummary> run_batch(const BatchOptions& options,
     for (auto& [k, v] : outcome.fields.items())
       if (k != "id" && k != "mode" && k != "ok") out[k] = v;
     out["duration_ms"] = std::round(ms * 10) / 10;
-    std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string text = json_text(out) + "\n";
 
     std::lock_guard<std::mutex> lock(mu);
     if (stop) return;

@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/base/json_text.h"
+
 namespace rewoo::agent {
 namespace {
 
@@ -72,7 +74,12 @@ json plain_scalar(const std::string& v) {
       while (p < v.size() && std::isdigit(static_cast<unsigned char>(v[p]))) ++p, ++e;
       ok = e > 0;
     }
-    if (ok && p == v.size()) return std::strtod(v.c_str(), nullptr);
+    if (ok && p == v.size()) {
+      // Beyond a double's range JSON has no number for it (it would print as
+      // null): the text stays a string, and a schema asking for a number says so.
+      const double d = std::strtod(v.c_str(), nullptr);
+      if (std::isfinite(d)) return d;
+    }
   }
   return v;
 }
@@ -107,7 +114,7 @@ Result<FunctionCall> from_json_value(const json& v, const char* what) {
   auto f = v.find("function");
   if (f == v.end()) return Error("missing \"function\" (the name of the tool to call)");
   if (!f->is_string() || f->get<std::string>().empty())
-    return Error("\"function\" must be a tool name (a non-empty string), got " + f->dump());
+    return Error("\"function\" must be a tool name (a non-empty string), got " + json_text(*f));
   call.function = f->get<std::string>();
   if (auto p = v.find("params"); p != v.end()) {
     if (p->is_null()) call.params = json::object();
@@ -155,7 +162,7 @@ void emit_yaml(YAML::Emitter& e, const json& v) {
       break;
     }
     case json::value_t::null: e << YAML::Null; break;
-    default: e << v.dump(); break;
+    default: e << json_text(v); break;
   }
 }
 
@@ -220,14 +227,14 @@ Status check_function_call(const FunctionCall& call, const tools::Registry& regi
 std::string tool_input(const FunctionCall& call, const tools::Tool& tool) {
   if (!tool.parameters_schema()) {
     auto it = call.params.find("input");
-    if (it != call.params.end()) return it->is_string() ? it->get<std::string>() : it->dump();
+    if (it != call.params.end()) return it->is_string() ? it->get<std::string>() : json_text(*it);
     return std::string();
   }
-  return call.params.dump();
+  return json_text(call.params);
 }
 
 std::string format_function_call(const FunctionCall& call, CallFormat format) {
-  if (format == CallFormat::kJson) return call.to_json().dump(2);
+  if (format == CallFormat::kJson) return json_text(call.to_json(), 2);
   YAML::Emitter e;
   e << YAML::BeginMap << YAML::Key << "function" << YAML::Value << call.function;
   e << YAML::Key << "params" << YAML::Value;

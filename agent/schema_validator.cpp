@@ -5,6 +5,8 @@
 
 #include <re2/re2.h>
 
+#include "engine/base/json_text.h"
+
 namespace rewoo::agent {
 namespace {
 
@@ -123,7 +125,7 @@ Status check_schema(const json& root, const json& s, const std::string& at, bool
     } else if (key == "$ref") {
       if (!value.is_string()) return Error("'$ref' must be a string", here);
       if (!resolve_ref(root, value.get<std::string>()))
-        return Error("'$ref' " + value.dump() +
+        return Error("'$ref' " + json_text(value) +
                          " does not resolve (only local refs such as \"#/$defs/name\" are supported)",
                      here);
     } else if (key == "nullable") {
@@ -224,7 +226,7 @@ class Checker {
       else
         for (auto& t : *it) ok = ok || has_type(v, t.get<std::string>());
       if (!ok) {
-        out.push_back({path, "expected " + (it->is_string() ? it->get<std::string>() : it->dump()) +
+        out.push_back({path, "expected " + (it->is_string() ? it->get<std::string>() : json_text(*it)) +
                                  ", got " + type_of(v)});
         return;
       }
@@ -232,10 +234,10 @@ class Checker {
     if (auto it = s.find("enum"); it != s.end()) {
       bool found = false;
       for (auto& e : *it) found = found || json_equal(e, v);
-      if (!found) out.push_back({path, "expected one of " + it->dump() + ", got " + v.dump()});
+      if (!found) out.push_back({path, "expected one of " + json_text(*it) + ", got " + json_text(v)});
     }
     if (auto it = s.find("const"); it != s.end() && !json_equal(*it, v))
-      out.push_back({path, "expected " + it->dump() + ", got " + v.dump()});
+      out.push_back({path, "expected " + json_text(*it) + ", got " + json_text(v)});
 
     if (v.is_number()) check_number(s, v, path, out);
     if (v.is_string()) check_string(s, v.get_ref<const std::string&>(), path, out);
@@ -271,8 +273,8 @@ class Checker {
     double x = v.get<double>();
     auto bound = [&](const char* key, auto bad, const char* what) {
       if (auto it = s.find(key); it != s.end() && bad(x, it->template get<double>()))
-        out.push_back({path, std::string("expected a number ") + what + " " + it->dump() +
-                                 ", got " + v.dump()});
+        out.push_back({path, std::string("expected a number ") + what + " " + json_text(*it) +
+                                 ", got " + json_text(v)});
     };
     bound("minimum", [](double a, double b) { return a < b; }, ">=");
     bound("maximum", [](double a, double b) { return a > b; }, "<=");
@@ -284,10 +286,10 @@ class Checker {
                     std::vector<SchemaViolation>& out) {
     size_t n = utf8_length(v);
     if (auto it = s.find("minLength"); it != s.end() && n < it->get<double>())
-      out.push_back({path, "expected at least " + it->dump() + " characters, got " +
+      out.push_back({path, "expected at least " + json_text(*it) + " characters, got " +
                                std::to_string(n)});
     if (auto it = s.find("maxLength"); it != s.end() && n > it->get<double>())
-      out.push_back({path, "expected at most " + it->dump() + " characters, got " +
+      out.push_back({path, "expected at most " + json_text(*it) + " characters, got " +
                                std::to_string(n)});
     if (auto it = s.find("pattern"); it != s.end()) {
       RE2 re(it->get<std::string>(), RE2::Quiet);
@@ -299,10 +301,10 @@ class Checker {
   void check_array(const json& s, const json& v, const std::string& path,
                    std::vector<SchemaViolation>& out, int depth) {
     if (auto it = s.find("minItems"); it != s.end() && v.size() < it->get<double>())
-      out.push_back({path, "expected at least " + it->dump() + " items, got " +
+      out.push_back({path, "expected at least " + json_text(*it) + " items, got " +
                                std::to_string(v.size())});
     if (auto it = s.find("maxItems"); it != s.end() && v.size() > it->get<double>())
-      out.push_back({path, "expected at most " + it->dump() + " items, got " +
+      out.push_back({path, "expected at most " + json_text(*it) + " items, got " +
                                std::to_string(v.size())});
     size_t prefix = 0;
     if (auto it = s.find("prefixItems"); it != s.end()) {

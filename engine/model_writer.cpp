@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/base/json_text.h"
 #include "engine/half.h"
 #include "engine/model_loader.h"
 #include "engine/safetensors.h"
@@ -98,7 +99,7 @@ Status save_model_dir(const Weights& w, const fs::path& dir, bool float32) {
   if (c.rope_scaling_factor != 1.0f) cfg["rope_scaling"] = {{"type", "linear"}, {"factor", c.rope_scaling_factor}};
   {
     std::ofstream f(dir / "config.json");
-    f << cfg.dump(2) << "\n";
+    f << json_text(cfg, 2) << "\n";
     if (!f) return Error("cannot write", (dir / "config.json").string());
   }
   if (w.quant.quantized()) {
@@ -106,7 +107,7 @@ Status save_model_dir(const Weights& w, const fs::path& dir, bool float32) {
               {"desc_act", w.quant.desc_act}, {"static_groups", false}, {"sym", w.quant.sym},
               {"true_sequential", true}, {"model_name_or_path", nullptr}, {"model_file_base_name", "model"}};
     std::ofstream f(dir / "quantize_config.json");
-    f << q.dump(2) << "\n";
+    f << json_text(q, 2) << "\n";
     if (!f) return Error("cannot write", (dir / "quantize_config.json").string());
   } else {
     fs::remove(dir / "quantize_config.json", ec);

@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/base/json_text.h"
+
 namespace rewoo::engine {
 
 using json = nlohmann::json;
@@ -277,7 +279,7 @@ Status write_safetensors(const std::filesystem::path& path, const std::vector<St
     h[t.name] = {{"dtype", st_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
     off += t.bytes.size();
   }
-  std::string hs = h.dump();
+  std::string hs = json_text(h);
   while ((hs.size() + 8) % 8) hs.push_back(' ');  // keep the data 8-byte aligned
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Error("cannot create file", path.string());

@@ -14,6 +14,7 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/model_setup.h"
 #include "agent/runtime.h"
+#include "engine/base/json_text.h"
 
 namespace rewoo::cli {
 namespace {
@@ -144,7 +145,7 @@ void register_ask(CLI::App& app, Context& ctx) {
       json j = r->to_json();
       j["model"] = agent.model().describe();
       j["seed"] = setup->agent_options().sampling.seed;
-      std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+      std::printf("%s\n", json_text(j, 2).c_str());
     } else {
       if (f->show_plan) {
         std::printf("The plan, as the model wrote it:\n%s\n\n", r->plan_text.c_str());
@@ -204,7 +205,7 @@ void register_call(CLI::App& app, Context& ctx) {
     if (f->json) {
       json j = r->to_json();
       if (random) j["note"] = "the model has random weights: the call is noise (but valid)";
-      std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+      std::printf("%s\n", json_text(j, 2).c_str());
     } else {
       if (r->call) std::printf("%s\n", format_function_call(*r->call, *fmt_r).c_str());
       else std::printf("%s\n", r->text.c_str());

@@ -8,6 +8,7 @@
 
 #include "agent/cli/commands.h"
 #include "agent/grammar/grammar_processor.h"
+#include "engine/base/json_text.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_loader.h"
@@ -92,7 +93,7 @@ void run_generate(const GenerateArgs& a, Context& ctx) {
                         {"prompt_tokens", r->prompt_tokens}, {"stop_reason", stop_reason_name(r->stop_reason)},
                         {"prefill_ms", r->prefill_ms}, {"decode_ms", r->decode_ms},
                         {"backend", (*m)->backend().name()}};
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", json_text(j));
   }
   if (a.stats || a.json)
     fmt::print(stderr, "\n[{}; prompt {} tokens in {:.1f} ms; {} tokens in {:.1f} ms ({:.2f} tok/s); stop: {}]\n",
@@ -117,7 +118,7 @@ void run_model_info(const std::string& path, bool json, Context& ctx) {
                         {"tie_embeddings", c.tie_embeddings}, {"bits", q.bits}, {"group_size", q.group_size},
                         {"desc_act", q.desc_act}, {"sym", q.sym}, {"n_params", (*w)->n_params()},
                         {"decode_bytes", (*w)->decode_bytes()}};
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return;
   }
   fmt::print("model:        {}\n", path);
@@ -308,7 +309,7 @@ void run_perplexity(const std::string& model, const std::string& tokenizer, cons
     return;
   }
   if (json)
-    fmt::print("{}\n", nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}, {"backend", (*m)->backend().name()}}.dump());
+    fmt::print("{}\n", json_text(nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}, {"backend", (*m)->backend().name()}}));
   else fmt::print("perplexity {:.4f} over {} tokens ({}; {})\n", *ppl, ids.size(), (*m)->quant().summary(), (*m)->backend().name());
 }
 

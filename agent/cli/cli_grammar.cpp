@@ -18,6 +18,7 @@
 #include "agent/grammar/plan_grammar.h"
 #include "agent/grammar/runtime_constraints.h"
 #include "agent/runtime.h"
+#include "engine/base/json_text.h"
 #include "tools/builtin_tools.h"
 
 namespace rewoo::cli {
@@ -57,7 +58,7 @@ struct GrammarArgs {
   int any_order = 6, max_steps = agent::AgentOptions{}.max_steps;  // the agent's default
 };
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void print_json(const nlohmann::json& j) { std::printf("%s\n", json_text(j, 2).c_str()); }
 
 void run_check(const GrammarArgs& a, Context& ctx) {
   std::string text;
@@ -110,7 +111,7 @@ void run_match(const GrammarArgs& a, Context& ctx) {
   if (!r.complete) {
     why = r.consumed < input.size()
               ? fmt::format("{}: not in the language: the grammar cannot continue with {}", line_col(input, r.consumed),
-                            nlohmann::json(input.substr(r.consumed, 12)).dump())
+                            json_text(nlohmann::json(input.substr(r.consumed, 12))))
               : fmt::format("{}: not in the language: the input ends where the grammar expects more",
                             line_col(input, input.size()));
   }

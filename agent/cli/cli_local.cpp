@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "engine/base/json_text.h"
 #include "tools/local/local_index.h"
 #include "tools/local/local_search_tool.h"
 
@@ -82,7 +83,7 @@ void register_local_commands(CLI::App& app, Context& ctx) {
         std::printf("\n%s\n", tools::format_local_hits(q, *hits).c_str());
       }
     }
-    if (o->json) std::printf("%s\n", j.dump(2).c_str());
+    if (o->json) std::printf("%s\n", json_text(j, 2).c_str());
   });
 }
 

@@ -16,6 +16,7 @@
 #include "agent/cli/commands.h"
 #include "agent/executor.h"
 #include "agent/plan_parser.h"
+#include "engine/base/json_text.h"
 #include "engine/base/trace.h"
 #include "tools/builtin_tools.h"
 #include "tools/config.h"
@@ -65,7 +66,7 @@ Result<tools::Registry> make_registry(const std::string& csv, const std::string&
   return r;
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void print_json(const nlohmann::json& j) { std::printf("%s\n", json_text(j, 2).c_str()); }
 
 std::string clip(const std::string& s, size_t n) {
   std::string one_line;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/cli/commands.h"
+#include "engine/base/json_text.h"
 #include "tools/config.h"
 #include "tools/default_registry.h"
 
@@ -64,7 +65,7 @@ void run_list(const ListArgs& a, Context& ctx) {
       j["parameters"] = schema ? *schema : json(nullptr);
       out.push_back(std::move(j));
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", json_text(out, 2));
     return;
   }
   size_t w = 4, kw = 4;
@@ -99,8 +100,8 @@ void run_call(const CallArgs& a, Context& ctx) {
   tools::ToolResult r = tool->invoke(input, tc);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (a.json) {
-    fmt::print("{}\n", json{{"tool", a.name}, {"ok", r.ok}, {"text", r.text}, {"ms", ms},
-                            {"sources", r.sources}}.dump(2));
+    fmt::print("{}\n", json_text(json{{"tool", a.name}, {"ok", r.ok}, {"text", r.text}, {"ms", ms},
+                            {"sources", r.sources}}, 2));
   } else if (r.ok) {
     fmt::print("{}{}", r.text, r.text.empty() || r.text.back() != '\n' ? "\n" : "");
   } else {

@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "agent/cli/commands.h"
+#include "engine/base/json_text.h"
 #include "tools/html/main_text.h"
 #include "tools/http/charset.h"
 #include "tools/http/http_client.h"
@@ -70,7 +71,7 @@ Result<WebConfig> load_config(const WebFlags& f) {
 }
 
 int fail(const std::string& msg, bool json) {
-  if (json) std::cout << nlohmann::json{{"ok", false}, {"error", msg}}.dump() << "\n";
+  if (json) std::cout << json_text(nlohmann::json{{"ok", false}, {"error", msg}}) << "\n";
   std::fprintf(stderr, "rewoo: %s\n", msg.c_str());
   return 1;
 }
@@ -114,8 +115,8 @@ void register_fetch(CLI::App& app, Context& ctx) {
     if (*raw) {
       if (f->json) {
         auto dec = tools::http::decode_to_utf8(r->body, r->content_type, true);
-        std::cout << nlohmann::json{{"ok", true}, {"url", r->final_url}, {"status", r->status},
-                                    {"content_type", r->content_type}, {"body", dec.text}}.dump() << "\n";
+        std::cout << json_text(nlohmann::json{{"ok", true}, {"url", r->final_url}, {"status", r->status},
+                                    {"content_type", r->content_type}, {"body", dec.text}}) << "\n";
       } else {
         std::cout.write(r->body.data(), static_cast<std::streamsize>(r->body.size()));
       }
@@ -129,11 +130,11 @@ void register_fetch(CLI::App& app, Context& ctx) {
       return;
     }
     if (f->json) {
-      std::cout << nlohmann::json{{"ok", true},          {"url", r->final_url},
+      std::cout << json_text(nlohmann::json{{"ok", true},          {"url", r->final_url},
                                   {"status", r->status}, {"content_type", r->content_type},
                                   {"charset", t->charset}, {"title", t->title},
                                   {"text", t->text},     {"redirects", r->redirects},
-                                  {"from_cache", r->from_cache}}.dump() << "\n";
+                                  {"from_cache", r->from_cache}}) << "\n";
       return;
     }
     std::fprintf(stderr, "%d %s (%s, %zu bytes%s)\n", r->status, r->final_url.c_str(), r->content_type.c_str(),
@@ -180,7 +181,7 @@ void register_extract(CLI::App& app, Context& ctx) {
     if (*links) {
       auto l = tools::html::extract_links(dec.text, *base);
       if (*json) {
-        std::cout << nlohmann::json{{"links", l}}.dump() << "\n";
+        std::cout << json_text(nlohmann::json{{"links", l}}) << "\n";
       } else {
         for (const auto& u : l) std::cout << u << "\n";
       }
@@ -188,7 +189,7 @@ void register_extract(CLI::App& app, Context& ctx) {
     }
     auto page = tools::html::extract_main_text(dec.text, {!*all});
     if (*json) {
-      std::cout << nlohmann::json{{"title", page.title}, {"text", page.text}, {"charset", dec.charset}}.dump() << "\n";
+      std::cout << json_text(nlohmann::json{{"title", page.title}, {"text", page.text}, {"charset", dec.charset}}) << "\n";
       return;
     }
     std::cout << page.text << "\n";
@@ -236,7 +237,7 @@ void register_search(CLI::App& app, Context& ctx) {
     if (f->json) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& s : *r) arr.push_back({{"title", s.title}, {"url", s.url}, {"snippet", s.snippet}});
-      std::cout << nlohmann::json{{"ok", true}, {"query", q}, {"results", arr}}.dump() << "\n";
+      std::cout << json_text(nlohmann::json{{"ok", true}, {"query", q}, {"results", arr}}) << "\n";
       return;
     }
     if (r->empty()) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "agent/grammar/regex_to_gbnf.h"
+#include "engine/base/json_text.h"
 
 namespace rewoo::agent::grammar {
 
@@ -137,7 +138,7 @@ Result<std::string> function_call_gbnf(const tools::Registry& registry, CallForm
         value = **e;
       }
       {
-        std::string key = plain_key(it.key()) ? it.key() : json(it.key()).dump();
+        std::string key = plain_key(it.key()) ? it.key() : json_text(json(it.key()));
         members.push_back({gbnf_literal("\n  " + key + ": ") + " " + value, required.count(it.key()) > 0});
       }
     }

@@ -13,6 +13,7 @@
 #include "agent/grammar/grammar.h"
 #include "agent/grammar/number_range.h"
 #include "agent/grammar/regex_to_gbnf.h"
+#include "engine/base/json_text.h"
 
 namespace rewoo::agent::grammar {
 
@@ -229,7 +230,7 @@ class SchemaConverter {
         return v.is_string() && std::find(kTypes.begin(), kTypes.end(), v.get<std::string>()) != kTypes.end();
       };
       if (!(ok(*t) || (t->is_array() && std::all_of(t->begin(), t->end(), ok))))
-        return err(path, "bad 'type': " + t->dump());
+        return err(path, "bad 'type': " + json_text(*t));
     }
     return {};
   }
@@ -514,17 +515,17 @@ class SchemaConverter {
     if (v.is_number()) {
       double d = v.get<double>();
       if (v.is_number_integer() || (std::floor(d) == d && std::fabs(d) < 1e18)) {
-        std::string digits = v.is_number_integer() ? v.dump() : fmt::format("{:.0f}", d);
+        std::string digits = v.is_number_integer() ? json_text(v) : fmt::format("{:.0f}", d);
         bool neg = digits[0] == '-';
         if (neg) digits.erase(0, 1);
         if (digits == "0") return "(\"-\"? \"0\" (\".\" \"0\"+)?)";
         std::string out = "(" + std::string(neg ? "\"-\" " : "") + gbnf_literal(digits) + " (\".\" \"0\"+)?";
         // Large values also have a float spelling with an exponent (1e+16).
-        std::string as_float = json(d).dump();
+        std::string as_float = json_text(json(d));
         if (as_float.find_first_of("eE") != std::string::npos) out += " | " + gbnf_literal(as_float);
         return out + ")";
       }
-      std::string t = v.dump();
+      std::string t = json_text(v);
       if (t.find_first_of("eE") != std::string::npos) return gbnf_literal(t);
       return "(" + gbnf_literal(t) + " \"0\"*)";
     }
@@ -538,7 +539,7 @@ class SchemaConverter {
       for (auto it = v.begin(); it != v.end(); ++it) members.push_back({it.key(), literal(it.value()), true});
       return object_expr(members, std::nullopt, "const-object");
     }
-    return gbnf_literal(v.dump());
+    return gbnf_literal(json_text(v));
   }
 
   struct Member {
@@ -548,7 +549,7 @@ class SchemaConverter {
   };
 
   std::string member_expr(const Member& m) {
-    return gbnf_literal(json(m.name).dump()) + w_ + "\":\"" + w_ + m.value;
+    return gbnf_literal(json_text(json(m.name))) + w_ + "\":\"" + w_ + m.value;
   }
 
   // Keys that are none of `names`, as a JSON string (canonical escapes).
@@ -590,7 +591,7 @@ class SchemaConverter {
       for (auto [cp, child] : nd.next) {
         std::string one;
         append_utf8(one, cp);
-        std::string e = json(one).dump();
+        std::string e = json_text(json(one));
         alts.push_back(gbnf_literal(e.substr(1, e.size() - 2)) + " " + node_rule(child));
         used.push_back({cp, cp});
       }
@@ -701,7 +702,7 @@ class SchemaConverter {
         auto it = s.find(k);
         if (it == s.end()) return {};
         if (!it->is_number()) return err(path, fmt::format("'{}' must be a number", k));
-        NumberBound nb{it->dump(), incl};
+        NumberBound nb{json_text(*it), incl};
         if (!b) {
           b = nb;
           return {};

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/json_text.h"
 #include "engine/base/result.h"
 
 namespace rewoo {
@@ -29,7 +30,7 @@ struct TraceEvent {
   nlohmann::json fields = nlohmann::json::object();
 
   nlohmann::json to_json() const;
-  std::string to_jsonl() const { return to_json().dump() + "\n"; }
+  std::string to_jsonl() const { return json_text(to_json()) + "\n"; }
 };
 
 class TraceSink {

@@ -161,6 +161,46 @@ TEST_CASE("format_function_call round-trips through the parser") {
         "unknown call format 'toml' (expected json or yaml)");
 }
 
+TEST_CASE("YAML numbers beyond a double's range stay text, so the call round-trips") {
+  auto call = parse_function_call("function: f\nparams:\n  big: 7e777\n  neg: -1e999\n  ok: 1e300\n",
+                                  CallFormat::kYaml);
+  REQUIRE(call);
+  CHECK(call->params["big"] == "7e777");
+  CHECK(call->params["neg"] == "-1e999");
+  CHECK(call->params["ok"] == 1e300);
+  for (auto fmt : {CallFormat::kJson, CallFormat::kYaml}) {
+    auto back = parse_function_call(format_function_call(*call, fmt), fmt);
+    REQUIRE(back);
+    CHECK(back->params == call->params);
+  }
+}
+
+TEST_CASE("calls with bytes that are not UTF-8 are rendered, checked and passed on, not thrown") {
+  // YAML is read byte for byte, so a model's broken UTF-8 reaches the call.
+  auto call = parse_function_call("function: s\xC4" "earch\nparams:\n  input: caf\xE9\n",
+                                  CallFormat::kYaml);
+  REQUIRE(call);
+  CHECK(call->function == "s\xC4" "earch");
+  const std::string as_json = format_function_call(*call, CallFormat::kJson);
+  CHECK(as_json.find("s\xEF\xBF\xBD") != std::string::npos);  // U+FFFD in its place
+  CHECK(format_function_call(*call, CallFormat::kYaml).find("caf") != std::string::npos);
+  auto reg = registry();
+  auto unknown = check_function_call(*call, reg);
+  REQUIRE(!unknown);
+  CHECK(unknown.error().message.find("unknown function") == 0);
+  // Wrong type with a broken string: the message quotes it with U+FFFD.
+  auto bad = check_function_call({"file_analytics", {{"action", std::string("x\xFF")}}}, reg);
+  REQUIRE(!bad);
+  CHECK(bad.error().message.find("got \"x\xEF\xBF\xBD\"") != std::string::npos);
+  CHECK(tool_input({"file_analytics", {{"action", std::string("\xFF")}}},
+                   *reg.find("file_analytics")) == "{\"action\":\"\xEF\xBF\xBD\"}");
+  // A YAML function name that is a mapping key with broken bytes: an error, not a throw.
+  auto bad_name = parse_function_call("function: [x\x9A]\n", CallFormat::kYaml);
+  REQUIRE(!bad_name);
+  CHECK(bad_name.error().message == "\"function\" must be a tool name (a non-empty string), got "
+                                    "[\"x\xEF\xBF\xBD\"]");
+}
+
 TEST_CASE("schema compile errors name the keyword and where it is") {
   auto e = SchemaValidator::compile(json::parse(R"({"properties": {"a": {"uniqueItems": true}}})"));
   REQUIRE(!e);

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -124,6 +125,22 @@ TEST_CASE("cli: plan check exit codes and --json") {
   CHECK(run_rewoo("plan check --no-such-flag x", &out) == 2);
   CHECK(run_rewoo("plan check --tools Nope tests/data/plans/nobel.plan", &out) == 2);
   CHECK(out.find("unknown tool 'Nope'") != std::string::npos);
+}
+
+TEST_CASE("cli: plan check --json on a plan that is not UTF-8 prints JSON, bad bytes replaced") {
+  // A plan saved as Latin-1 ("caf\xE9"): valid JSON comes out, with U+FFFD.
+  rewoo::test::TempDir dir;
+  const auto path = dir / "latin1.plan";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "Plan: Look up caf\xE9 prices.\n:evidence0: = DuckDuckGo[caf\xE9 prices]\n"
+         "Answer: :evidence0:\n";
+  }
+  std::string out;
+  CHECK(run_rewoo("plan check --json '" + path.string() + "' 2>/dev/null", &out) == 0);
+  auto j = nlohmann::json::parse(out);
+  CHECK(j["plan"]["steps"][0]["input"] == "caf\xEF\xBF\xBD prices");
+  CHECK(j["plan"]["steps"][0]["thought"] == "Look up caf\xEF\xBF\xBD prices.");
 }
 
 TEST_CASE("cli: exec runs the offline demo plan") {

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/json_text.h"
+
 namespace rewoo::tools::http {
 
 namespace {
@@ -86,7 +88,7 @@ Status HttpCache::put(const CachedResponse& r) const {
                       {"content_type", r.content_type},
                       {"fetched_at", r.fetched_at ? r.fetched_at : now_seconds()}};
   // Body first: a .meta without its .body reads as a miss.
-  if (!write_atomically(base + ".body", r.body) || !write_atomically(base + ".meta", j.dump()))
+  if (!write_atomically(base + ".body", r.body) || !write_atomically(base + ".meta", json_text(j)))
     return Error("cannot write cache entry under " + dir_);
   return {};
 }

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/base/json_text.h"
 #include "tools/plugins/subprocess.h"
 
 namespace rewoo::tools::plugins {
@@ -46,9 +47,9 @@ std::string jsonrpc_error_text(const json& err) {
       msg += ": " + err["message"].get<std::string>();
     if (err.contains("data") && !err["data"].is_null())
       msg += " (" + snippet(err["data"].is_string() ? err["data"].get<std::string>()
-                                                     : err["data"].dump(), 300) + ")";
+                                                     : json_text(err["data"]), 300) + ")";
   } else {
-    msg += ": " + snippet(err.dump());
+    msg += ": " + snippet(json_text(err));
   }
   return msg;
 }
@@ -89,14 +90,14 @@ std::string mcp_content_text(const json& result) {
         add("[resource link: " + item.value("uri", "?") +
             (item.contains("name") ? " (" + item.value("name", "") + ")" : "") + "]");
       } else {
-        add("[" + (type.empty() ? std::string("content") : type) + ": " + snippet(item.dump()) +
+        add("[" + (type.empty() ? std::string("content") : type) + ": " + snippet(json_text(item)) +
             "]");
       }
     }
   }
   if (out.empty() && result.contains("structuredContent") &&
       !result["structuredContent"].is_null())
-    out = result["structuredContent"].dump();
+    out = json_text(result["structuredContent"]);
   return out;
 }
 
@@ -233,7 +234,7 @@ class Connection {
   };
 
   Status send(const json& msg, Clock::time_point deadline) {
-    std::string line = msg.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string line = json_text(msg) + "\n";
     std::lock_guard<std::mutex> lock(write_mu_);
     auto st = proc_->write_stdin(line, deadline);
     if (!st) return Error("cannot send to the MCP server '" + opts_.name + "': " + st.error().message);
@@ -266,7 +267,7 @@ class Connection {
 
   void handle_message(const json& msg) {
     if (!msg.is_object()) {
-      violation("wrote a JSON value that is not a JSON-RPC message: '" + snippet(msg.dump()) +
+      violation("wrote a JSON value that is not a JSON-RPC message: '" + snippet(json_text(msg)) +
                 "'");
       return;
     }
@@ -286,7 +287,7 @@ class Connection {
         tools_changed_ = true;
       } else if (method == "notifications/message") {
         spdlog::debug("mcp[{}] log: {}", opts_.name,
-                      msg.contains("params") ? snippet(msg["params"].dump(), 1000) : "");
+                      msg.contains("params") ? snippet(json_text(msg["params"]), 1000) : "");
       }
       return;
     }
@@ -308,7 +309,7 @@ class Connection {
       p.result = msg["result"];
     } else {
       p.error = "the MCP server '" + opts_.name +
-                "' sent a response with neither 'result' nor 'error': " + snippet(msg.dump());
+                "' sent a response with neither 'result' nor 'error': " + snippet(json_text(msg));
     }
     cv_.notify_all();
   }
@@ -595,11 +596,11 @@ Result<std::vector<McpToolInfo>> McpClient::list_tools() {
     const json& res = *r;
     if (!res.is_object() || !res.contains("tools") || !res["tools"].is_array())
       return Error("the MCP server '" + impl_->opts.name +
-                   "' answered tools/list without a 'tools' array: " + snippet(res.dump()));
+                   "' answered tools/list without a 'tools' array: " + snippet(json_text(res)));
     for (auto& t : res["tools"]) {
       if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
         return Error("the MCP server '" + impl_->opts.name + "' listed a tool without a name: " +
-                     snippet(t.dump()));
+                     snippet(json_text(t)));
       McpToolInfo info;
       info.name = t["name"].get<std::string>();
       info.title = t.contains("title") && t["title"].is_string() ? t["title"].get<std::string>() : "";
@@ -637,7 +638,7 @@ Result<McpCallResult> McpClient::call_tool(const std::string& name, const json& 
   const json& res = *r;
   if (!res.is_object())
     return Error("the MCP server '" + impl_->opts.name + "' answered tools/call with " +
-                 snippet(res.dump()) + " (expected an object with 'content')");
+                 snippet(json_text(res)) + " (expected an object with 'content')");
   McpCallResult out;
   out.is_error = res.contains("isError") && res["isError"].is_boolean() && res["isError"].get<bool>();
   out.text = mcp_content_text(res);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/json_text.h"
 #include "tools/html/main_text.h"
 #include "tools/http/charset.h"
 
@@ -63,7 +64,7 @@ Result<PageText> page_text(const http::HttpResponse& r, bool main_only) {
     p.text = std::move(page.text);
   } else if (json) {
     auto j = nlohmann::json::parse(dec.text, nullptr, false);
-    p.text = j.is_discarded() ? dec.text : j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    p.text = j.is_discarded() ? dec.text : json_text(j, 2);
   } else {
     p.text = std::move(dec.text);
   }
