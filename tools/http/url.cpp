@@ -49,6 +49,9 @@ Result<UrlParts> parse_http_url(const std::string& url) {
   if (parts.host.size() >= 2 && parts.host.front() == '[') parts.host = parts.host.substr(1, parts.host.size() - 2);
   auto port = get_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
   parts.port = port ? std::atoi(port->c_str()) : 0;
+  if (parts.port < 1 || parts.port > 65535)
+    return Error("URL has port " + (port ? *port : std::string("(none)")) +
+                 " (expected 1 to 65535): " + url);
   auto whole = get_part(u.get(), CURLUPART_URL);
   if (!whole) return Error("bad URL '" + url + "'");
   parts.url = *whole;
@@ -69,7 +72,12 @@ Result<std::string> resolve_url(const std::string& base, const std::string& ref)
   if (rc != CURLUE_OK) return Error("bad link '" + ref + "': " + curl_url_strerror(rc));
   auto scheme = get_part(u.get(), CURLUPART_SCHEME);
   if (!scheme || !is_http_scheme(*scheme)) return Error("not an http(s) link: " + ref);
-  return get_part(u.get(), CURLUPART_URL);
+  auto whole = get_part(u.get(), CURLUPART_URL);
+  if (!whole) return whole;
+  // Only links a fetch would take (a host, a port from 1 to 65535).
+  if (auto parsed = parse_http_url(*whole); !parsed)
+    return Error("bad link '" + ref + "': " + parsed.error().message);
+  return whole;
 }
 
 std::string url_encode(const std::string& s) {
