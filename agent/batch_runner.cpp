@@ -105,7 +105,9 @@ Result<std::string> read_all(const std::string& path) {
 
 }  // namespace
 
-std::string task_id_key(const json& id) { return id.is_string() ? id.get<std::string>() : json_text(id); }
+std::string task_id_key(const json& id) {
+  return id.is_string() ? id.get<std::string>() : json_text(id);
+}
 
 nlohmann::json BatchSummary::to_json() const {
   return {{"input_tasks", input_tasks}, {"already_done", already_done}, {"ran", ran},

@@ -162,7 +162,9 @@ void emit_yaml(YAML::Emitter& e, const json& v) {
       break;
     }
     case json::value_t::null: e << YAML::Null; break;
-    default: e << json_text(v); break;
+    default:
+      e << json_text(v);
+      break;
   }
 }
 

@@ -125,9 +125,10 @@ Status check_schema(const json& root, const json& s, const std::string& at, bool
     } else if (key == "$ref") {
       if (!value.is_string()) return Error("'$ref' must be a string", here);
       if (!resolve_ref(root, value.get<std::string>()))
-        return Error("'$ref' " + json_text(value) +
-                         " does not resolve (only local refs such as \"#/$defs/name\" are supported)",
-                     here);
+        return Error(
+            "'$ref' " + json_text(value) +
+                " does not resolve (only local refs such as \"#/$defs/name\" are supported)",
+            here);
     } else if (key == "nullable") {
       if (!value.is_boolean()) return Error("'nullable' must be true or false", here);
     }
@@ -226,7 +227,8 @@ class Checker {
       else
         for (auto& t : *it) ok = ok || has_type(v, t.get<std::string>());
       if (!ok) {
-        out.push_back({path, "expected " + (it->is_string() ? it->get<std::string>() : json_text(*it)) +
+        out.push_back({path, "expected " +
+                                 (it->is_string() ? it->get<std::string>() : json_text(*it)) +
                                  ", got " + type_of(v)});
         return;
       }
@@ -234,7 +236,8 @@ class Checker {
     if (auto it = s.find("enum"); it != s.end()) {
       bool found = false;
       for (auto& e : *it) found = found || json_equal(e, v);
-      if (!found) out.push_back({path, "expected one of " + json_text(*it) + ", got " + json_text(v)});
+      if (!found)
+        out.push_back({path, "expected one of " + json_text(*it) + ", got " + json_text(v)});
     }
     if (auto it = s.find("const"); it != s.end() && !json_equal(*it, v))
       out.push_back({path, "expected " + json_text(*it) + ", got " + json_text(v)});
@@ -286,11 +289,11 @@ class Checker {
                     std::vector<SchemaViolation>& out) {
     size_t n = utf8_length(v);
     if (auto it = s.find("minLength"); it != s.end() && n < it->get<double>())
-      out.push_back({path, "expected at least " + json_text(*it) + " characters, got " +
-                               std::to_string(n)});
+      out.push_back(
+          {path, "expected at least " + json_text(*it) + " characters, got " + std::to_string(n)});
     if (auto it = s.find("maxLength"); it != s.end() && n > it->get<double>())
-      out.push_back({path, "expected at most " + json_text(*it) + " characters, got " +
-                               std::to_string(n)});
+      out.push_back(
+          {path, "expected at most " + json_text(*it) + " characters, got " + std::to_string(n)});
     if (auto it = s.find("pattern"); it != s.end()) {
       RE2 re(it->get<std::string>(), RE2::Quiet);
       if (re.ok() && !RE2::PartialMatch(v, re))
@@ -304,8 +307,8 @@ class Checker {
       out.push_back({path, "expected at least " + json_text(*it) + " items, got " +
                                std::to_string(v.size())});
     if (auto it = s.find("maxItems"); it != s.end() && v.size() > it->get<double>())
-      out.push_back({path, "expected at most " + json_text(*it) + " items, got " +
-                               std::to_string(v.size())});
+      out.push_back(
+          {path, "expected at most " + json_text(*it) + " items, got " + std::to_string(v.size())});
     size_t prefix = 0;
     if (auto it = s.find("prefixItems"); it != s.end()) {
       prefix = std::min(it->size(), v.size());

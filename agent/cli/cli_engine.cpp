@@ -309,7 +309,9 @@ void run_perplexity(const std::string& model, const std::string& tokenizer, cons
     return;
   }
   if (json)
-    fmt::print("{}\n", json_text(nlohmann::json{{"perplexity", *ppl}, {"tokens", ids.size()}, {"backend", (*m)->backend().name()}}));
+    fmt::print("{}\n", json_text(nlohmann::json{{"perplexity", *ppl},
+                                                {"tokens", ids.size()},
+                                                {"backend", (*m)->backend().name()}}));
   else fmt::print("perplexity {:.4f} over {} tokens ({}; {})\n", *ppl, ids.size(), (*m)->quant().summary(), (*m)->backend().name());
 }
 

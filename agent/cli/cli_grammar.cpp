@@ -58,7 +58,9 @@ struct GrammarArgs {
   int any_order = 6, max_steps = agent::AgentOptions{}.max_steps;  // the agent's default
 };
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", json_text(j, 2).c_str()); }
+void print_json(const nlohmann::json& j) {
+  std::printf("%s\n", json_text(j, 2).c_str());
+}
 
 void run_check(const GrammarArgs& a, Context& ctx) {
   std::string text;
@@ -109,11 +111,13 @@ void run_match(const GrammarArgs& a, Context& ctx) {
   auto r = g->match(input);
   std::string why;
   if (!r.complete) {
-    why = r.consumed < input.size()
-              ? fmt::format("{}: not in the language: the grammar cannot continue with {}", line_col(input, r.consumed),
-                            json_text(nlohmann::json(input.substr(r.consumed, 12))))
-              : fmt::format("{}: not in the language: the input ends where the grammar expects more",
-                            line_col(input, input.size()));
+    why =
+        r.consumed < input.size()
+            ? fmt::format("{}: not in the language: the grammar cannot continue with {}",
+                          line_col(input, r.consumed),
+                          json_text(nlohmann::json(input.substr(r.consumed, 12))))
+            : fmt::format("{}: not in the language: the input ends where the grammar expects more",
+                          line_col(input, input.size()));
   }
   if (a.json) {
     nlohmann::json j = {{"match", r.complete}, {"consumed", r.consumed}};

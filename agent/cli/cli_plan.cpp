@@ -66,7 +66,9 @@ Result<tools::Registry> make_registry(const std::string& csv, const std::string&
   return r;
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", json_text(j, 2).c_str()); }
+void print_json(const nlohmann::json& j) {
+  std::printf("%s\n", json_text(j, 2).c_str());
+}
 
 std::string clip(const std::string& s, size_t n) {
   std::string one_line;

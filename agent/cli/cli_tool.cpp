@@ -100,8 +100,12 @@ void run_call(const CallArgs& a, Context& ctx) {
   tools::ToolResult r = tool->invoke(input, tc);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (a.json) {
-    fmt::print("{}\n", json_text(json{{"tool", a.name}, {"ok", r.ok}, {"text", r.text}, {"ms", ms},
-                            {"sources", r.sources}}, 2));
+    fmt::print("{}\n", json_text(json{{"tool", a.name},
+                                      {"ok", r.ok},
+                                      {"text", r.text},
+                                      {"ms", ms},
+                                      {"sources", r.sources}},
+                                 2));
   } else if (r.ok) {
     fmt::print("{}{}", r.text, r.text.empty() || r.text.back() != '\n' ? "\n" : "");
   } else {

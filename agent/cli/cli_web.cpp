@@ -115,8 +115,12 @@ void register_fetch(CLI::App& app, Context& ctx) {
     if (*raw) {
       if (f->json) {
         auto dec = tools::http::decode_to_utf8(r->body, r->content_type, true);
-        std::cout << json_text(nlohmann::json{{"ok", true}, {"url", r->final_url}, {"status", r->status},
-                                    {"content_type", r->content_type}, {"body", dec.text}}) << "\n";
+        std::cout << json_text(nlohmann::json{{"ok", true},
+                                              {"url", r->final_url},
+                                              {"status", r->status},
+                                              {"content_type", r->content_type},
+                                              {"body", dec.text}})
+                  << "\n";
       } else {
         std::cout.write(r->body.data(), static_cast<std::streamsize>(r->body.size()));
       }
@@ -130,11 +134,16 @@ void register_fetch(CLI::App& app, Context& ctx) {
       return;
     }
     if (f->json) {
-      std::cout << json_text(nlohmann::json{{"ok", true},          {"url", r->final_url},
-                                  {"status", r->status}, {"content_type", r->content_type},
-                                  {"charset", t->charset}, {"title", t->title},
-                                  {"text", t->text},     {"redirects", r->redirects},
-                                  {"from_cache", r->from_cache}}) << "\n";
+      std::cout << json_text(nlohmann::json{{"ok", true},
+                                            {"url", r->final_url},
+                                            {"status", r->status},
+                                            {"content_type", r->content_type},
+                                            {"charset", t->charset},
+                                            {"title", t->title},
+                                            {"text", t->text},
+                                            {"redirects", r->redirects},
+                                            {"from_cache", r->from_cache}})
+                << "\n";
       return;
     }
     std::fprintf(stderr, "%d %s (%s, %zu bytes%s)\n", r->status, r->final_url.c_str(), r->content_type.c_str(),
@@ -189,7 +198,9 @@ void register_extract(CLI::App& app, Context& ctx) {
     }
     auto page = tools::html::extract_main_text(dec.text, {!*all});
     if (*json) {
-      std::cout << json_text(nlohmann::json{{"title", page.title}, {"text", page.text}, {"charset", dec.charset}}) << "\n";
+      std::cout << json_text(nlohmann::json{
+                       {"title", page.title}, {"text", page.text}, {"charset", dec.charset}})
+                << "\n";
       return;
     }
     std::cout << page.text << "\n";

@@ -162,8 +162,8 @@ TEST_CASE("format_function_call round-trips through the parser") {
 }
 
 TEST_CASE("YAML numbers beyond a double's range stay text, so the call round-trips") {
-  auto call = parse_function_call("function: f\nparams:\n  big: 7e777\n  neg: -1e999\n  ok: 1e300\n",
-                                  CallFormat::kYaml);
+  auto call = parse_function_call(
+      "function: f\nparams:\n  big: 7e777\n  neg: -1e999\n  ok: 1e300\n", CallFormat::kYaml);
   REQUIRE(call);
   CHECK(call->params["big"] == "7e777");
   CHECK(call->params["neg"] == "-1e999");
@@ -177,10 +177,14 @@ TEST_CASE("YAML numbers beyond a double's range stay text, so the call round-tri
 
 TEST_CASE("calls with bytes that are not UTF-8 are rendered, checked and passed on, not thrown") {
   // YAML is read byte for byte, so a model's broken UTF-8 reaches the call.
-  auto call = parse_function_call("function: s\xC4" "earch\nparams:\n  input: caf\xE9\n",
-                                  CallFormat::kYaml);
+  auto call = parse_function_call(
+      "function: s\xC4"
+      "earch\nparams:\n  input: caf\xE9\n",
+      CallFormat::kYaml);
   REQUIRE(call);
-  CHECK(call->function == "s\xC4" "earch");
+  CHECK(call->function ==
+        "s\xC4"
+        "earch");
   const std::string as_json = format_function_call(*call, CallFormat::kJson);
   CHECK(as_json.find("s\xEF\xBF\xBD") != std::string::npos);  // U+FFFD in its place
   CHECK(format_function_call(*call, CallFormat::kYaml).find("caf") != std::string::npos);
@@ -197,8 +201,9 @@ TEST_CASE("calls with bytes that are not UTF-8 are rendered, checked and passed 
   // A YAML function name that is a mapping key with broken bytes: an error, not a throw.
   auto bad_name = parse_function_call("function: [x\x9A]\n", CallFormat::kYaml);
   REQUIRE(!bad_name);
-  CHECK(bad_name.error().message == "\"function\" must be a tool name (a non-empty string), got "
-                                    "[\"x\xEF\xBF\xBD\"]");
+  CHECK(bad_name.error().message ==
+        "\"function\" must be a tool name (a non-empty string), got "
+        "[\"x\xEF\xBF\xBD\"]");
 }
 
 TEST_CASE("schema compile errors name the keyword and where it is") {

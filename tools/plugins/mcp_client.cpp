@@ -46,8 +46,11 @@ std::string jsonrpc_error_text(const json& err) {
     if (err.contains("message") && err["message"].is_string())
       msg += ": " + err["message"].get<std::string>();
     if (err.contains("data") && !err["data"].is_null())
-      msg += " (" + snippet(err["data"].is_string() ? err["data"].get<std::string>()
-                                                     : json_text(err["data"]), 300) + ")";
+      msg +=
+          " (" +
+          snippet(err["data"].is_string() ? err["data"].get<std::string>() : json_text(err["data"]),
+                  300) +
+          ")";
   } else {
     msg += ": " + snippet(json_text(err));
   }
@@ -599,8 +602,8 @@ Result<std::vector<McpToolInfo>> McpClient::list_tools() {
                    "' answered tools/list without a 'tools' array: " + snippet(json_text(res)));
     for (auto& t : res["tools"]) {
       if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
-        return Error("the MCP server '" + impl_->opts.name + "' listed a tool without a name: " +
-                     snippet(json_text(t)));
+        return Error("the MCP server '" + impl_->opts.name +
+                     "' listed a tool without a name: " + snippet(json_text(t)));
       McpToolInfo info;
       info.name = t["name"].get<std::string>();
       info.title = t.contains("title") && t["title"].is_string() ? t["title"].get<std::string>() : "";
