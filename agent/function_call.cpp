@@ -139,12 +139,24 @@ std::string json_location(const std::string& text, size_t byte) {
   return std::to_string(line) + ":" + std::to_string(col);
 }
 
+// Double-quoted (with escapes) where a plain scalar would read back as
+// another type or another text: control characters (a YAML reader folds
+// line breaks and carriage returns), a leading or trailing space.
+void emit_yaml_string(YAML::Emitter& e, const std::string& s) {
+  bool quote = !plain_scalar(s).is_string() || s.front() == ' ' || s.back() == ' ';
+  for (unsigned char c : s) quote = quote || c < 0x20 || c == 0x7F;
+  if (quote) e << YAML::DoubleQuoted << s;
+  else e << s;
+}
+
 void emit_yaml(YAML::Emitter& e, const json& v) {
   switch (v.type()) {
     case json::value_t::object:
       e << YAML::BeginMap;
       for (auto& [k, x] : v.items()) {
-        e << YAML::Key << k << YAML::Value;
+        e << YAML::Key;
+        emit_yaml_string(e, k);
+        e << YAML::Value;
         emit_yaml(e, x);
       }
       e << YAML::EndMap;
@@ -154,13 +166,7 @@ void emit_yaml(YAML::Emitter& e, const json& v) {
       for (auto& x : v) emit_yaml(e, x);
       e << YAML::EndSeq;
       break;
-    case json::value_t::string: {
-      const std::string& s = v.get_ref<const std::string&>();
-      // Quote strings a plain scalar would read back as another type.
-      if (!plain_scalar(s).is_string()) e << YAML::DoubleQuoted << s;
-      else e << s;
-      break;
-    }
+    case json::value_t::string: emit_yaml_string(e, v.get_ref<const std::string&>()); break;
     case json::value_t::null: e << YAML::Null; break;
     default:
       e << json_text(v);
@@ -238,7 +244,8 @@ std::string tool_input(const FunctionCall& call, const tools::Tool& tool) {
 std::string format_function_call(const FunctionCall& call, CallFormat format) {
   if (format == CallFormat::kJson) return json_text(call.to_json(), 2);
   YAML::Emitter e;
-  e << YAML::BeginMap << YAML::Key << "function" << YAML::Value << call.function;
+  e << YAML::BeginMap << YAML::Key << "function" << YAML::Value;
+  emit_yaml_string(e, call.function);
   e << YAML::Key << "params" << YAML::Value;
   if (call.params.empty()) e << YAML::Flow << YAML::BeginMap << YAML::EndMap;
   else emit_yaml(e, call.params);

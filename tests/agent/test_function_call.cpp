@@ -161,6 +161,18 @@ TEST_CASE("format_function_call round-trips through the parser") {
         "unknown call format 'toml' (expected json or yaml)");
 }
 
+TEST_CASE("YAML rendering quotes what a plain scalar would change") {
+  FunctionCall call{"12", {{"cr", "a\rb"}, {"lf", "one\ntwo"}, {"tab", "x\ty"}, {"ctl", "\x01"},
+                           {"pad", " p "}, {"num", "3.5"}, {"null", "~"}, {"7", "key"},
+                           {"empty", ""}, {"plain", "just text"}}};
+  const std::string yaml = format_function_call(call, CallFormat::kYaml);
+  auto back = parse_function_call(yaml, CallFormat::kYaml);
+  REQUIRE_MESSAGE(back, yaml);
+  CHECK(back->function == "12");
+  CHECK(back->params == call.params);
+  CHECK(yaml.find("plain: just text") != std::string::npos);
+}
+
 TEST_CASE("YAML numbers beyond a double's range stay text, so the call round-trips") {
   auto call = parse_function_call(
       "function: f\nparams:\n  big: 7e777\n  neg: -1e999\n  ok: 1e300\n", CallFormat::kYaml);
