@@ -154,6 +154,9 @@ void emit_yaml(YAML::Emitter& e, const json& v) {
     case json::value_t::object:
       e << YAML::BeginMap;
       for (auto& [k, x] : v.items()) {
+        // A plain mapping key is at most 1024 characters in YAML; longer ones
+        // are written as explicit keys ("? key").
+        if (k.size() > 200) e << YAML::LongKey;
         e << YAML::Key;
         emit_yaml_string(e, k);
         e << YAML::Value;
