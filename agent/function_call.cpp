@@ -143,7 +143,7 @@ std::string json_location(const std::string& text, size_t byte) {
 // another type or another text: control characters (a YAML reader folds
 // line breaks and carriage returns), a leading or trailing space.
 void emit_yaml_string(YAML::Emitter& e, const std::string& s) {
-  bool quote = !plain_scalar(s).is_string() || s.front() == ' ' || s.back() == ' ';
+  bool quote = s.empty() || s.front() == ' ' || s.back() == ' ' || !plain_scalar(s).is_string();
   for (unsigned char c : s) quote = quote || c < 0x20 || c == 0x7F;
   if (quote) e << YAML::DoubleQuoted << s;
   else e << s;

@@ -157,7 +157,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
       TRACE_RELEASED;
       zero_share();
     }
-    TRACE_END(3);
+    TRACE_END(kTraceAttnNoKeys);
     return;
   }
   const int j1 = min(L, j0 + span);
@@ -540,7 +540,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     }
   }
   if (used == 1) {
-    TRACE_END(1);
+    TRACE_END(kTraceAttention);
     return;
   }
 
@@ -556,7 +556,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   __syncthreads();
   TRACE_MARK(2);
   if (!s_last) {
-    TRACE_END(1);
+    TRACE_END(kTraceAttention);
     return;
   }
   __threadfence();
@@ -628,7 +628,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     emit(g, d + 2, o.z);
     emit(g, d + 3, o.w);
   }
-  TRACE_END(2);
+  TRACE_END(kTraceAttnMerged);
 }
 
 }  // namespace

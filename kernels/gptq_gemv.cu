@@ -462,7 +462,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
           if (m < M) atomicAdd(out + (size_t)m * ldo + n, acc[tile][nt][2 * h + e] * scale + b);
         }
     }
-  TRACE_END(0);
+  TRACE_END(kTraceGemv);
 }
 
 int sm_count() {

@@ -38,7 +38,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gu, int ld, int up_offse
   if (zero)
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < zero_n; i += stride)
       zero[i] = 0.0f;
-  TRACE_END(4);
+  TRACE_END(kTraceSwiglu);
 }
 
 }  // namespace

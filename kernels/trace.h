@@ -8,9 +8,7 @@
 //   then per SM kTraceRecordsPerSm records of kTraceRecordWords words:
 //     start, released, end, kind | grid.x << 3 | grid.y << 19 | (grid.z & 31) << 31 |
 //     linear block << 36, mark 0, mark 1, mark 2, mark 3 (0: not reached).
-// Kinds: 0 GEMV (marks: x staged, products done), 1 attention range,
-// 2 attention range that merged (marks: queries staged, range combined,
-// ranges counted, merge weights), 3 attention block without keys, 4 SwiGLU.
+// Kinds: TraceKind below.
 // tests/bench/trace_timeline.py reads the words; bench_cuda_engine --trace
 // writes those of one decode step.
 #pragma once
@@ -23,6 +21,15 @@ namespace rewoo::kernels {
 constexpr int kTraceMaxSms = 256;
 constexpr int kTraceRecordsPerSm = 8192;
 constexpr int kTraceRecordWords = 8;
+
+// What a record's block was (the low 3 bits of its fourth word).
+enum TraceKind : unsigned {
+  kTraceGemv = 0,          // marks: x staged, products done
+  kTraceAttention = 1,     // a range of keys; marks: queries staged, range combined, counted
+  kTraceAttnMerged = 2,    // the range that merged; mark 3: merge weights
+  kTraceAttnNoKeys = 3,    // a block past the keys
+  kTraceSwiglu = 4,
+};
 
 // Whether the kernels were built with the trace.
 bool trace_built();

@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
       if (!rewoo::kernels::trace_start()) die("--trace: no device memory for the timeline");
       decode(b, {0}, pos, 1);
       const std::vector<uint64_t> words = rewoo::kernels::trace_stop();
+      if (words.empty()) die("--trace: the timeline could not be copied from the device");
       FILE* f = std::fopen(trace_path.c_str(), "wb");
       if (!f || std::fwrite(words.data(), sizeof(uint64_t), words.size(), f) != words.size())
         die("--trace: cannot write " + trace_path);

@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 MAX_SMS, PER_SM, WORDS = 256, 8192, 8  # kernels/trace.h
-GEMV, ATTN, ATTN_MERGED, ATTN_EMPTY, SWIGLU = 0, 1, 2, 3, 4
+GEMV, ATTN, ATTN_MERGED, ATTN_EMPTY, SWIGLU = 0, 1, 2, 3, 4  # TraceKind
 
 
 def load(path):

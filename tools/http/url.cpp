@@ -30,6 +30,34 @@ bool is_http_scheme(const std::string& s) { return s == "http" || s == "https"; 
 
 }  // namespace
 
+namespace {
+
+// The parts of the URL set on `u` that the HTTP client checks, or why it is
+// not one a fetch would take (`url` is what the messages quote).
+Result<UrlParts> http_parts(CURLU* u, const std::string& url) {
+  UrlParts parts;
+  auto scheme = get_part(u, CURLUPART_SCHEME);
+  if (!scheme) return Error("bad URL '" + url + "': no scheme");
+  parts.scheme = *scheme;
+  if (!is_http_scheme(parts.scheme))
+    return Error("scheme '" + parts.scheme + "' is not allowed (only http and https): " + url);
+  auto host = get_part(u, CURLUPART_HOST);
+  if (!host || host->empty()) return Error("URL has no host: " + url);
+  parts.host = *host;
+  if (parts.host.size() >= 2 && parts.host.front() == '[') parts.host = parts.host.substr(1, parts.host.size() - 2);
+  auto port = get_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  parts.port = port ? std::atoi(port->c_str()) : 0;
+  if (parts.port < 1 || parts.port > 65535)
+    return Error("URL has port " + (port ? *port : std::string("(none)")) +
+                 " (expected 1 to 65535): " + url);
+  auto whole = get_part(u, CURLUPART_URL);
+  if (!whole) return Error("bad URL '" + url + "'");
+  parts.url = *whole;
+  return parts;
+}
+
+}  // namespace
+
 Result<UrlParts> parse_http_url(const std::string& url) {
   if (url.empty()) return Error("empty URL");
   if (url.find("://") == std::string::npos)
@@ -37,25 +65,7 @@ Result<UrlParts> parse_http_url(const std::string& url) {
   UrlHandle u(curl_url());
   CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
   if (rc != CURLUE_OK) return Error("bad URL '" + url + "': " + curl_url_strerror(rc));
-  UrlParts parts;
-  auto scheme = get_part(u.get(), CURLUPART_SCHEME);
-  if (!scheme) return Error("bad URL '" + url + "': no scheme");
-  parts.scheme = *scheme;
-  if (!is_http_scheme(parts.scheme))
-    return Error("scheme '" + parts.scheme + "' is not allowed (only http and https): " + url);
-  auto host = get_part(u.get(), CURLUPART_HOST);
-  if (!host || host->empty()) return Error("URL has no host: " + url);
-  parts.host = *host;
-  if (parts.host.size() >= 2 && parts.host.front() == '[') parts.host = parts.host.substr(1, parts.host.size() - 2);
-  auto port = get_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  parts.port = port ? std::atoi(port->c_str()) : 0;
-  if (parts.port < 1 || parts.port > 65535)
-    return Error("URL has port " + (port ? *port : std::string("(none)")) +
-                 " (expected 1 to 65535): " + url);
-  auto whole = get_part(u.get(), CURLUPART_URL);
-  if (!whole) return Error("bad URL '" + url + "'");
-  parts.url = *whole;
-  return parts;
+  return http_parts(u.get(), url);
 }
 
 Result<std::string> resolve_url(const std::string& base, const std::string& ref) {
@@ -72,12 +82,12 @@ Result<std::string> resolve_url(const std::string& base, const std::string& ref)
   if (rc != CURLUE_OK) return Error("bad link '" + ref + "': " + curl_url_strerror(rc));
   auto scheme = get_part(u.get(), CURLUPART_SCHEME);
   if (!scheme || !is_http_scheme(*scheme)) return Error("not an http(s) link: " + ref);
+  // Only links a fetch would take (a host, a port from 1 to 65535).
   auto whole = get_part(u.get(), CURLUPART_URL);
   if (!whole) return whole;
-  // Only links a fetch would take (a host, a port from 1 to 65535).
-  if (auto parsed = parse_http_url(*whole); !parsed)
-    return Error("bad link '" + ref + "': " + parsed.error().message);
-  return whole;
+  auto parts = http_parts(u.get(), *whole);
+  if (!parts) return Error("bad link '" + ref + "': " + parts.error().message);
+  return parts->url;
 }
 
 std::string url_encode(const std::string& s) {
