@@ -183,7 +183,7 @@ TEST_CASE("batch: 100 tasks, SIGKILL midway, re-run: every id exactly once, ever
   std::map<std::string, int> count;
   for (auto& r : rows) ++count[r["id"].get<std::string>()];
   CHECK(count.size() == 100);
-  for (auto& [id, n] : count) CHECK_MESSAGE(n == 1, id);
+  for (const auto& entry : count) CHECK_MESSAGE(entry.second == 1, entry.first);
   CHECK(s->tasks_per_second() > 0);
   MESSAGE("batch resume: " << s->to_string());
 }

@@ -257,7 +257,7 @@ TEST_CASE("rewoo run: 100 tasks, SIGKILL midway, re-run: every id once, valid JS
   }
   CHECK(lines == 100);
   CHECK(ids.size() == 100);
-  for (auto& [id, n] : ids) CHECK_MESSAGE(n == 1, id);
+  for (const auto& entry : ids) CHECK_MESSAGE(entry.second == 1, entry.first);
   auto at = out.find("rewoo run: ");
   REQUIRE(at != std::string::npos);
   std::string summary = out.substr(at, out.find('\n', at) - at);

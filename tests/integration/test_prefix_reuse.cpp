@@ -57,7 +57,9 @@ TEST_CASE("rewoo run reuses the planner preamble across tasks, with the same res
     REQUIRE(results[mode].size() == 3);
   }
   int cached_plans = 0;
-  for (const auto& [id, on] : results["on"]) {
+  for (const auto& entry : results["on"]) {
+    const std::string& id = entry.first;
+    const json& on = entry.second;
     CAPTURE(id);
     const json& off = results["off"][id];
     CHECK(on["plan"] == off["plan"]);
