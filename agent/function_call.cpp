@@ -210,6 +210,16 @@ Result<FunctionCall> parse_function_call(std::string_view text, CallFormat forma
       size_t colon = msg.find(": ");
       std::string detail = colon == std::string::npos ? msg : msg.substr(colon + 2);
       return Error("bad JSON: " + detail, json_location(body, e.byte ? e.byte - 1 : 0));
+    } catch (const json::out_of_range& e) {
+      // A number beyond double's range: nlohmann names it ("number overflow
+      // parsing '1e999'") but gives no position, so find it in the text.
+      std::string msg = e.what();
+      const size_t q0 = msg.find('\''), q1 = msg.rfind('\'');
+      if (q0 == std::string::npos || q1 <= q0) return Error("bad JSON: " + msg);
+      const std::string number = msg.substr(q0 + 1, q1 - q0 - 1);
+      const size_t at = body.find(number);
+      return Error("bad JSON: number " + number + " is out of range (beyond double)",
+                   at == std::string::npos ? std::string() : json_location(body, at));
     }
   }
   auto v = yaml_to_json(body);

@@ -66,6 +66,12 @@ TEST_CASE("JSON call errors say what and where") {
   REQUIRE(!bad);
   CHECK(bad.error().where == "2:18");
   CHECK(bad.error().message.rfind("bad JSON: ", 0) == 0);
+  // A number past double's range is an error at the number, not an abort.
+  auto big = parse_function_call("{\"function\": \"x\",\n \"params\": {\"n\": 77E707}}",
+                                 CallFormat::kJson);
+  REQUIRE(!big);
+  CHECK(big.error().message == "bad JSON: number 77E707 is out of range (beyond double)");
+  CHECK(big.error().where == "2:18");
   auto e1 = parse_function_call(R"({"params": {}})", CallFormat::kJson);
   CHECK(e1.error().message == "missing \"function\" (the name of the tool to call)");
   auto e2 = parse_function_call(R"({"function": 3})", CallFormat::kJson);
