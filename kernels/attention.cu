@@ -666,10 +666,10 @@ bool solo() {
 }
 constexpr size_t kSoloSmem = 120 * 1024;
 
-// The shared memory a launch of the tensor-core body asks for (and, solo,
-// the kernel's limit raised to it, once).
-size_t mma_smem(int hpb, int hd) {
-  if (!solo()) return dyn_smem(hpb, hd);
+// The shared memory a launch asks for (the tensor-core body, solo: padded,
+// with the kernel's limit raised to it once).
+size_t launch_smem(int hpb, int hd, bool mma) {
+  if (!mma || !solo()) return dyn_smem(hpb, hd);
   static const bool raised = cudaFuncSetAttribute(attention_kernel<kAttnMaxGroup, true>,
                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                   (int)kSoloSmem) == cudaSuccess;
@@ -694,8 +694,7 @@ int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
   int b = 0;
   const bool mma = decode_mma(hd);
   if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb, mma), kThreads,
-                                                    mma ? mma_smem(hpb, hd) : dyn_smem(hpb, hd)) !=
-      cudaSuccess)
+                                                    launch_smem(hpb, hd, mma)) != cudaSuccess)
     return 1;
   return std::max(b, 1);
 }
@@ -710,7 +709,7 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   if (mma) a.min_chunk = std::max(kMmaMinChunk, a.min_chunk);
   const int hpb = heads_per_block(G, decode, a.hd);
   launch_kernel(kernel_for(hpb, mma), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
-                mma ? mma_smem(hpb, a.hd) : dyn_smem(hpb, a.hd), stream, a, hpb);
+                launch_smem(hpb, a.hd, mma), stream, a, hpb);
 }
 
 REWOO_TRACE_SETTER(attention)

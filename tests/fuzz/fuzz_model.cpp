@@ -94,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r = load_llama2c(g_work / "model.bin");
   } else {
     for (int i = 0; i < 3; ++i)
-      fs::copy_file(g_good / kFiles[i], g_work / kFiles[i], fs::copy_options::overwrite_existing);
+      if (i != mode)
+        fs::copy_file(g_good / kFiles[i], g_work / kFiles[i], fs::copy_options::overwrite_existing);
     write_all(g_work / kFiles[mode], data, size);
     r = load_weights(g_work);
   }
