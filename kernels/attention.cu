@@ -651,25 +651,40 @@ namespace {
 size_t dyn_smem(int hpb, int hd) {
   return (size_t)(kThreads / (hd / 8)) * hpb * hd * sizeof(float);  // >= [hpb][hd]
 }
-// REWOO_ATTN_SOLO=1 (off by default) pads the tensor-core body's shared
-// memory so that one block fits an SM: a range of keys then never shares an
-// SM with another range (the ranges that do score 2 to 3 times slower), and
-// the split is chosen for one block an SM (fewer, longer ranges). Measured on
-// an H200, 34B decode @512: 192.6 and 191.1 tok/s against 188.3 and 189.0;
-// not yet measured at long contexts, hence not the default.
-bool solo() {
+// Decode attention is a chain of trips through memory, and a range of keys
+// that shares its SM with another range scores 2 to 3 times slower than one
+// alone. So where one block an SM still gives every (token, head group) at
+// least one range, the tensor-core body's launch pads its shared memory so
+// that one block fits an SM, and attention_decode_splits() sizes the split
+// for that (16 ranges a KV head on a 132-SM H200 at one token, 33 otherwise).
+// H200, 34B decode, same run: 191.7 against 189.3 tok/s @512, 183.4 against
+// 177.9 @4096. REWOO_ATTN_SOLO=0 turns it off (for comparison).
+bool solo_allowed() {
   static const bool s = [] {
     const char* e = std::getenv("REWOO_ATTN_SOLO");
-    return e && std::strcmp(e, "1") == 0;
+    return !(e && std::strcmp(e, "0") == 0);
   }();
   return s;
 }
 constexpr size_t kSoloSmem = 120 * 1024;
 
-// The shared memory a launch asks for (the tensor-core body, solo: padded,
-// with the kernel's limit raised to it once).
-size_t launch_smem(int hpb, int hd, bool mma) {
-  if (!mma || !solo()) return dyn_smem(hpb, hd);
+int device_sms() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+    return 1;
+  return std::max(sms, 1);
+}
+
+// Whether a launch of this many blocks runs solo (one block an SM).
+bool solo(bool mma, long blocks) {
+  return mma && solo_allowed() && blocks <= device_sms();
+}
+
+// The shared memory a launch asks for (solo: padded, with the kernel's limit
+// raised to it once; unpadded if that fails).
+size_t launch_smem(int hpb, int hd, bool solo_launch) {
+  if (!solo_launch) return dyn_smem(hpb, hd);
   static const bool raised = cudaFuncSetAttribute(attention_kernel<kAttnMaxGroup, true>,
                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                   (int)kSoloSmem) == cudaSuccess;
@@ -689,14 +704,23 @@ AttentionKernel kernel_for(int hpb, bool mma) {
 
 }  // namespace
 
-int attention_blocks_per_sm(int n_heads, int n_kv, int hd) {
-  const int hpb = heads_per_block(n_heads / n_kv, true, hd);
-  int b = 0;
+int attention_decode_splits(int T, int n_heads, int n_kv, int hd, int max_splits) {
+  const int per_split = attention_decode_groups(n_heads, n_kv, hd) * std::max(T, 1);
+  const int sms = device_sms();
   const bool mma = decode_mma(hd);
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb, mma), kThreads,
-                                                    launch_smem(hpb, hd, mma)) != cudaSuccess)
-    return 1;
-  return std::max(b, 1);
+  int want = 0;
+  if (solo(mma, per_split)) {
+    want = sms / per_split;  // one block an SM
+  } else {
+    int b = 0;
+    const int hpb = heads_per_block(n_heads / n_kv, true, hd);
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb, mma), kThreads,
+                                                      dyn_smem(hpb, hd)) != cudaSuccess)
+      b = 1;
+    // Rounded down: blocks past one wave would double the kernel's time.
+    want = sms * std::max(b, 1) / per_split;
+  }
+  return std::clamp(want, 1, std::max(max_splits, 1));
 }
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
@@ -708,8 +732,9 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   const bool decode = a.qkv != nullptr, mma = decode && decode_mma(a.hd);
   if (mma) a.min_chunk = std::max(kMmaMinChunk, a.min_chunk);
   const int hpb = heads_per_block(G, decode, a.hd);
-  launch_kernel(kernel_for(hpb, mma), dim3(a.n_splits, a.n_kv * (G / hpb), a.T), dim3(kThreads),
-                launch_smem(hpb, a.hd, mma), stream, a, hpb);
+  const dim3 grid(a.n_splits, a.n_kv * (G / hpb), a.T);
+  launch_kernel(kernel_for(hpb, mma), grid, dim3(kThreads),
+                launch_smem(hpb, a.hd, solo(mma, (long)grid.x * grid.y * grid.z)), stream, a, hpb);
 }
 
 REWOO_TRACE_SETTER(attention)

@@ -76,10 +76,12 @@ struct AttentionArgs {
 
 size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits);
 size_t attention_counters(int T, int n_heads);
-// Head groups (blocks per key range and token) of a decode-mode call, and how
-// many of its blocks one SM holds at once, for this shape.
+// Head groups (blocks per key range and token) of a decode-mode call.
 int attention_decode_groups(int n_heads, int n_kv, int hd);
-int attention_blocks_per_sm(int n_heads, int n_kv, int hd);
+// The split (n_splits) for a decode-mode call of T tokens on the current
+// device: as many key ranges as fill one wave of blocks, at least 1, at most
+// max_splits.
+int attention_decode_splits(int T, int n_heads, int n_kv, int hd, int max_splits);
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& a);
 

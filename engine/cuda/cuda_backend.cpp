@@ -194,7 +194,6 @@ class CudaBackend final : public Backend {
   cuda::PinnedBuffer<int32_t> h_ids_;
   cuda::PinnedBuffer<float> h_logits_;
   std::map<int, cudaGraphExec_t> graphs_;
-  int attn_slots_ = 0;  // attention blocks resident on the whole device
   // RMSNorms folded into the products of small decode steps (see run_tokens);
   // REWOO_CUDA_FOLD_NORMS=0 runs them as kernels of their own.
   bool fold_norms_ = true;
@@ -202,10 +201,8 @@ class CudaBackend final : public Backend {
 
 int CudaBackend::decode_splits(int T) const {
   const ModelConfig& c = w_->config;
-  // Rounded down: blocks past one wave would double the kernel's time.
-  const int want =
-      attn_slots_ / (k::attention_decode_groups(c.n_heads, c.n_kv_heads, c.head_dim) * T);
-  return std::clamp(want, 1, ceil_div(max_seq_, kDecodeAttnChunk));
+  return k::attention_decode_splits(T, c.n_heads, c.n_kv_heads, c.head_dim,
+                                    ceil_div(max_seq_, kDecodeAttnChunk));
 }
 
 template <typename T>
@@ -411,12 +408,6 @@ Status CudaBackend::init() {
   REWOO_TRY(act_.alloc((size_t)max_rows_ * c.hidden_dim));
   REWOO_TRY(xh_.alloc((size_t)max_rows_ * wide_));
   REWOO_TRY(xh2_.alloc((size_t)max_rows_ * wide_));
-  {
-    int dev = 0, sms = 0;
-    REWOO_CUDA_TRY(cudaGetDevice(&dev));
-    REWOO_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    attn_slots_ = sms * k::attention_blocks_per_sm(c.n_heads, c.n_kv_heads, hd);
-  }
   size_t scratch = k::attention_scratch_floats(
       max_rows_, c.n_heads, hd, std::min(ceil_div(max_seq_, kPrefillAttnChunk), kMaxPrefillSplits));
   for (int T = 1; T <= k::kGptqGemvMaxRows; ++T)

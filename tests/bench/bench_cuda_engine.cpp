@@ -2,7 +2,9 @@
 // models of real shapes (engine/model_writer.h), as tests/bench/gpu_bench.sh
 // tabulates them against llama.cpp.
 //   bench_cuda_engine --shape 34b --bits 4 --group -1 [--distinct-layers 2]
-//                     [--quick] [--trace FILE]
+//                     [--quick | --no-batch] [--trace FILE]
+// --quick: batch-1 decode @512 and prefill only; --no-batch: everything but the
+// aggregate decode of 4, 16 and 32 sequences.
 // --trace (a build with -DREWOO_CUDA_TRACE=ON) writes the kernel timeline of
 // one batch-1 decode step after the @512 measurement (kernels/trace.h), for
 // tests/bench/trace_timeline.py.
@@ -165,7 +167,7 @@ double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos,
 int main(int argc, char** argv) {
   std::string shape = "7b";
   int bits = 4, group = -1, distinct = 2;
-  bool act_order = true, quick = false;
+  bool act_order = true, quick = false, no_batch = false;
   std::string trace_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -178,7 +180,8 @@ int main(int argc, char** argv) {
     else if (a == "--group") group = std::stoi(next());
     else if (a == "--distinct-layers") distinct = std::stoi(next());
     else if (a == "--no-act-order") act_order = false;
-    else if (a == "--quick") quick = true;  // batch-1 decode @512 and prefill only
+    else if (a == "--quick") quick = true;
+    else if (a == "--no-batch") no_batch = true;
     else if (a == "--trace") trace_path = next();
     else die("unknown argument " + a);
   }
@@ -256,7 +259,7 @@ int main(int argc, char** argv) {
     }
   }
   double agg[3] = {0, 0, 0};
-  if (!quick) {
+  if (!quick && !no_batch) {
     BackendOptions bo;
     bo.n_slots = 32;
     bo.max_seq_len = 128 + 128 + 16;
