@@ -67,6 +67,13 @@ class Backend {
   // values to each entry's slot, and writes logits. Errors: slot out of
   // range, the same slot twice, pos + tokens past max_seq_len, bad token id.
   virtual Status forward(std::span<const SeqBatchEntry> batch, Logits& out) = 0;
+  // forward() for greedy decoding: tokens[e] = the argmax of entry e's last
+  // row (Sampler::argmax: the first of equal logits, NaN never wins, 0 when
+  // every logit is NaN), and no logits. all_logits is ignored. The CUDA
+  // backend picks on the device and copies back only the tokens; this
+  // default runs forward() and picks on the host.
+  virtual Status forward_greedy(std::span<const SeqBatchEntry> batch,
+                                std::vector<int32_t>& tokens);
 
   virtual int n_slots() const = 0;
   virtual int max_seq_len() const = 0;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "engine/backend.h"
+#include "engine/sampler.h"
 
 namespace rewoo::engine {
 
@@ -11,6 +12,16 @@ void Logits::resize_for(std::span<const SeqBatchEntry> batch, int vocab) {
   for (size_t e = 0; e < batch.size(); ++e)
     offsets[e + 1] = offsets[e] + (batch[e].all_logits ? batch[e].tokens.size() : 1);
   data.resize(offsets.back() * static_cast<size_t>(vocab));
+}
+
+Status Backend::forward_greedy(std::span<const SeqBatchEntry> batch, std::vector<int32_t>& tokens) {
+  std::vector<SeqBatchEntry> last(batch.begin(), batch.end());
+  for (SeqBatchEntry& e : last) e.all_logits = false;
+  Logits out;
+  REWOO_TRY(forward(last, out));
+  tokens.resize(last.size());
+  for (size_t e = 0; e < last.size(); ++e) tokens[e] = Sampler::argmax(out.row(e));
+  return {};
 }
 
 Result<Device> parse_device(const std::string& s) {

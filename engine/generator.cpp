@@ -230,6 +230,7 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
   start_next();
   std::vector<SeqBatchEntry> batch;
   Logits logits;
+  std::vector<int32_t> picks;
   while (!active.empty()) {
     batch.clear();
     for (auto& s : active) {
@@ -241,8 +242,17 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
       cache.truncate(s->slot, static_cast<size_t>(s->cached));
     }
     if (!batch.empty()) {
+      // A step whose every sequence picks plain argmax (greedy, no penalty,
+      // no processor) asks the backend for the picks alone: the CUDA backend
+      // makes them on the device and copies back one token a sequence
+      // instead of a row of logits.
+      bool greedy = true;
+      for (auto& s : active)
+        if (!s->done && (s->opts->processor || s->opts->temperature > 0.0f ||
+                         s->opts->repetition_penalty != 1.0f))
+          greedy = false;
       auto t0 = Clock::now();
-      Status st = be.forward(batch, logits);
+      Status st = greedy ? be.forward_greedy(batch, picks) : be.forward(batch, logits);
       double dt = ms_since(t0);
       if (!st) {
         for (auto& s : active) {
@@ -260,9 +270,14 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
         s.prefilled = true;
         s.cached += static_cast<int>(s.pending.size());
         s.pending.clear();
-        std::span<float> l = logits.row(e++);  // processed in place: nothing reads the row again
-        if (s.opts->processor) s.opts->processor->apply(l);
-        int32_t next = s.sampler->sample(l, s.history);
+        int32_t next = 0;
+        if (greedy) {
+          next = picks[e++];
+        } else {
+          std::span<float> l = logits.row(e++);  // processed in place: nothing reads it again
+          if (s.opts->processor) s.opts->processor->apply(l);
+          next = s.sampler->sample(l, s.history);
+        }
         if (next == eos && s.opts->stop_at_eos) {
           s.finish(StopReason::kEos);
           continue;

@@ -26,6 +26,7 @@
 #include "kernels/gptq_gemv.cuh"
 #include "kernels/norm.cuh"
 #include "kernels/rope.cuh"
+#include "kernels/sampling.cuh"
 #include "kernels/swiglu.cuh"
 
 namespace rewoo::engine {
@@ -143,9 +144,19 @@ class CudaBackend final : public Backend {
     if (slot >= 0 && slot < n_slots_) slot_len_[slot] = 0;
   }
   Status copy_slot(int src, int dst, int n_tokens) override;
-  Status forward(std::span<const SeqBatchEntry> batch, Logits& out) override;
+  Status forward(std::span<const SeqBatchEntry> batch, Logits& out) override {
+    return forward_impl(batch, &out, nullptr);
+  }
+  Status forward_greedy(std::span<const SeqBatchEntry> batch,
+                        std::vector<int32_t>& tokens) override {
+    return forward_impl(batch, nullptr, &tokens);
+  }
 
  private:
+  // Exactly one of out (logits) and greedy (argmax tokens, picked on the
+  // device) is given.
+  Status forward_impl(std::span<const SeqBatchEntry> batch, Logits* out,
+                      std::vector<int32_t>* greedy);
   Status upload_linear(const std::vector<const Linear*>& srcs, GpuLinear& out);
   Status add_parts(const std::vector<const Linear*>& srcs, std::vector<LinearPart>& parts);
   template <typename T>
@@ -159,12 +170,13 @@ class CudaBackend final : public Backend {
   // RoPE and the KV-cache write fused into attention.
   Status run_tokens(int T, int R, int attn_splits, bool decode);
   // One step on the stream: the ids in from h_ids_, run_tokens(), and the R
-  // logit rows out to h_logits_ (a decode step is captured whole).
-  Status enqueue_step(int T, int R, int attn_splits, bool decode);
+  // logit rows out to h_logits_, or (greedy) their argmax tokens out to
+  // h_tokens_ (a decode step is captured whole).
+  Status enqueue_step(int T, int R, int attn_splits, bool decode, bool greedy);
   // Attention splits per (token, head group) of a decode step of T tokens: one
   // wave of blocks (fewer at short contexts, see AttentionArgs::min_chunk).
   int decode_splits(int T) const;
-  Status launch_decode(int T);
+  Status launch_decode(int T, bool greedy);
 
   std::shared_ptr<const Weights> w_;
   int max_seq_ = 0, n_slots_ = 0;
@@ -193,7 +205,12 @@ class CudaBackend final : public Backend {
   DeviceBuffer<uint8_t> cublas_ws_;
   cuda::PinnedBuffer<int32_t> h_ids_;
   cuda::PinnedBuffer<float> h_logits_;
-  std::map<int, cudaGraphExec_t> graphs_;
+  // greedy steps: the sampling kernel's per-row parameters (temperature 0,
+  // top-k 0, top-p 1, uniform 0) and the picked tokens
+  DeviceBuffer<float> pick_f_;  // [temperature | top_p | uniform], max_rows_ each
+  DeviceBuffer<int32_t> pick_k_, pick_tok_;
+  cuda::PinnedBuffer<int32_t> h_tokens_;
+  std::map<int, cudaGraphExec_t> graphs_;  // decode graphs by 2 T + greedy
   // RMSNorms folded into the products of small decode steps (see run_tokens);
   // REWOO_CUDA_FOLD_NORMS=0 runs them as kernels of their own.
   bool fold_norms_ = true;
@@ -430,6 +447,17 @@ Status CudaBackend::init() {
   rows_ = slot_ + max_rows_;
   REWOO_TRY(h_ids_.alloc(4 * (size_t)max_rows_));
   REWOO_TRY(h_logits_.alloc((size_t)max_rows_ * c.vocab_size));
+  {
+    std::vector<float> f(3 * (size_t)max_rows_, 0.0f);
+    std::fill(f.begin() + max_rows_, f.begin() + 2 * max_rows_, 1.0f);  // top_p
+    REWOO_TRY(pick_f_.alloc(f.size()));
+    REWOO_TRY(pick_f_.upload(f.data(), f.size()));
+    const std::vector<int32_t> zeros(max_rows_, 0);
+    REWOO_TRY(pick_k_.alloc(zeros.size()));
+    REWOO_TRY(pick_k_.upload(zeros.data(), zeros.size()));
+    REWOO_TRY(pick_tok_.alloc(max_rows_));
+    REWOO_TRY(h_tokens_.alloc(max_rows_));
+  }
   REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
   return {};
 }
@@ -602,25 +630,32 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
 }
 
 
-Status CudaBackend::enqueue_step(int T, int R, int attn_splits, bool decode) {
+Status CudaBackend::enqueue_step(int T, int R, int attn_splits, bool decode, bool greedy) {
   REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h_ids_.get(), ids_.bytes(), cudaMemcpyHostToDevice,
                                  stream_));
   REWOO_TRY(run_tokens(T, R, attn_splits, decode));
-  if (R > 0)
+  if (greedy && R > 0) {
+    const float* f = pick_f_.get();
+    k::sample(stream_, logits_.get(), f, pick_k_.get(), f + max_rows_, f + 2 * max_rows_,
+              pick_tok_.get(), R, w_->config.vocab_size);
+    REWOO_CUDA_TRY(cudaMemcpyAsync(h_tokens_.get(), pick_tok_.get(), (size_t)R * sizeof(int32_t),
+                                   cudaMemcpyDeviceToHost, stream_));
+  } else if (R > 0)
     REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
                                    (size_t)R * w_->config.vocab_size * sizeof(float),
                                    cudaMemcpyDeviceToHost, stream_));
   return {};
 }
 
-Status CudaBackend::launch_decode(int T) {
-  auto it = graphs_.find(T);
+Status CudaBackend::launch_decode(int T, bool greedy) {
+  const int key = 2 * T + (greedy ? 1 : 0);
+  auto it = graphs_.find(key);
   if (it == graphs_.end()) {
     // Capture the whole step once for this batch size; replays copy in the
     // ids the host writes to the pinned h_ids_ before each launch.
     cudaGraph_t graph = nullptr;
     REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const Status st = enqueue_step(T, T, decode_splits(T), true);
+    const Status st = enqueue_step(T, T, decode_splits(T), true, greedy);
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st) {
       if (graph) cudaGraphDestroy(graph);
@@ -631,13 +666,14 @@ Status CudaBackend::launch_decode(int T) {
     const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     REWOO_CUDA_TRY(inst);
-    it = graphs_.emplace(T, exec).first;
+    it = graphs_.emplace(key, exec).first;
   }
   REWOO_CUDA_TRY(cudaGraphLaunch(it->second, stream_));
   return {};
 }
 
-Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
+Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* out,
+                                 std::vector<int32_t>* greedy) {
   const ModelConfig& c = w_->config;
   // Validate the whole batch before touching the cache.
   std::vector<char> used(n_slots_, 0);
@@ -662,7 +698,8 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
                      where);
     total += b.tokens.size();
   }
-  out.resize_for(batch, c.vocab_size);
+  if (out) out->resize_for(batch, c.vocab_size);
+  else greedy->assign(batch.size(), 0);
   const bool decode = total == batch.size() && total <= (size_t)k::kGptqGemvMaxRows;
 
   // Flatten into chunks of at most max_rows_ tokens.
@@ -673,8 +710,10 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
     const SeqBatchEntry& b = batch[e];
     for (size_t j = 0; j < b.tokens.size(); ++j) {
       long row = -1;
-      if (b.all_logits) row = (long)(out.offsets[e] + j);
-      else if (j + 1 == b.tokens.size()) row = (long)out.offsets[e];
+      // logit rows, or (greedy) the entry's index for its last token
+      if (!out) row = j + 1 == b.tokens.size() ? (long)e : -1;
+      else if (b.all_logits) row = (long)(out->offsets[e] + j);
+      else if (j + 1 == b.tokens.size()) row = (long)out->offsets[e];
       toks.push_back({b.tokens[j], b.pos + (int32_t)j, b.slot, row});
     }
   }
@@ -696,16 +735,21 @@ Status CudaBackend::forward(std::span<const SeqBatchEntry> batch, Logits& out) {
     }
     const int R = (int)out_rows.size();
     if (decode) {
-      REWOO_TRY(launch_decode(T));  // R == T
+      REWOO_TRY(launch_decode(T, greedy != nullptr));  // R == T
     } else {
       const int splits = std::min(ceil_div(max_pos + 1, kPrefillAttnChunk), kMaxPrefillSplits);
-      REWOO_TRY(enqueue_step(T, R, splits, false));
+      REWOO_TRY(enqueue_step(T, R, splits, false, greedy != nullptr));
     }
     REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
     REWOO_CUDA_TRY(cudaGetLastError());
-    for (int r = 0; r < R; ++r)
-      std::memcpy(out.data.data() + (size_t)out_rows[r] * c.vocab_size,
-                  h_logits_.get() + (size_t)r * c.vocab_size, (size_t)c.vocab_size * sizeof(float));
+    for (int r = 0; r < R; ++r) {
+      if (out)
+        std::memcpy(out->data.data() + (size_t)out_rows[r] * c.vocab_size,
+                    h_logits_.get() + (size_t)r * c.vocab_size,
+                    (size_t)c.vocab_size * sizeof(float));
+      else
+        (*greedy)[out_rows[r]] = h_tokens_.get()[r];
+    }
   }
   for (const SeqBatchEntry& b : batch) slot_len_[b.slot] = b.pos + (int)b.tokens.size();
   return {};

@@ -135,13 +135,16 @@ void prefill(Backend& be, int slot, int n, int vocab) {
 // Decode `steps` tokens for the sequences in `slots` (each at pos[i]); returns
 // seconds. host_s (if given): the part of them spent outside forward() (the
 // argmax and the next batch), when the GPU has nothing to do.
+// logits: every step brings the logits back and picks on the host, as
+// sampling or a grammar needs (else forward_greedy(), picked on the device).
 double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos, int steps,
-              double* host_s = nullptr) {
+              double* host_s = nullptr, bool logits = false) {
   const size_t n = slots.size();
   std::vector<int32_t> tok(n, 13);
   Logits out;
   auto t0 = Clock::now();
   double in_forward = 0;
+  std::vector<int32_t> picks;
   for (int s = 0; s < steps; ++s) {
     std::vector<SeqBatchEntry> batch(n);
     for (size_t i = 0; i < n; ++i) {
@@ -150,10 +153,14 @@ double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos,
       batch[i].tokens = std::span<const int32_t>(&tok[i], 1);
     }
     const auto f0 = Clock::now();
-    check(be.forward(batch, out), "decode");
+    if (logits) {
+      check(be.forward(batch, out), "decode");
+    } else {
+      check(be.forward_greedy(batch, picks), "decode");  // the generator's greedy steps
+    }
     in_forward += secs(f0);
     for (size_t i = 0; i < n; ++i) {
-      tok[i] = Sampler::argmax(out.row(i));  // the runtime's greedy pick
+      tok[i] = logits ? Sampler::argmax(out.row(i)) : picks[i];
       ++pos[i];
     }
   }
@@ -217,7 +224,7 @@ int main(int argc, char** argv) {
   const double params = (double)w->n_params();
   const int vocab = full.vocab_size;
 
-  double dec512 = 0, dec4096 = 0, pre512 = 0, host512 = 0;
+  double dec512 = 0, dec4096 = 0, pre512 = 0, host512 = 0, dec512l = 0, host512l = 0;
   {
     BackendOptions bo;
     bo.n_slots = 1;
@@ -240,6 +247,8 @@ int main(int argc, char** argv) {
     std::vector<int> pos = {512};
     decode(b, {0}, pos, 4);  // graph capture
     dec512 = 64 / decode(b, {0}, pos, 64, &host512);
+    decode(b, {0}, pos, 4, nullptr, true);  // the logits graph
+    dec512l = 64 / decode(b, {0}, pos, 64, &host512l, true);
     if (!trace_path.empty()) {
       if (!rewoo::kernels::trace_start()) die("--trace: no device memory for the timeline");
       decode(b, {0}, pos, 1);
@@ -293,13 +302,16 @@ int main(int argc, char** argv) {
   std::printf("  batch-1 decode @512: %.1f tok/s (%.1f%% of copy bandwidth; host work between "
               "steps %.1f us a token)\n",
               dec512, 100.0 * dec512 * bytes / 1e9 / bw, host512 / 64 * 1e6);
+  std::printf("  the same with the logits to the host (host argmax): %.1f tok/s (%.1f%%; host work "
+              "%.1f us a token)\n",
+              dec512l, 100.0 * dec512l * bytes / 1e9 / bw, host512l / 64 * 1e6);
   std::printf("  batch-1 decode @4096: %.1f tok/s\n", dec4096);
   std::printf("  prefill 512: %.0f tok/s (%.0f TFLOP/s, %.0f%% of GEMM rate)\n", pre512,
               2 * params * pre512 / 1e12, 100.0 * 2 * params * pre512 / 1e12 / tflops);
   std::printf("  aggregate decode: 4 seq %.0f, 16 seq %.0f, 32 seq %.0f tok/s\n", agg[0], agg[1], agg[2]);
   std::printf("RESULT device=\"%s\" shape=%s bits=%d group=%d bw=%.0f tflops=%.0f bytes=%.0f "
-              "dec512=%.2f dec4096=%.2f pre512=%.1f agg4=%.1f agg16=%.1f agg32=%.1f params=%.0f\n",
-              prop.name, shape.c_str(), bits, group, bw, tflops, bytes, dec512, dec4096, pre512,
+              "dec512=%.2f dec512_logits=%.2f dec4096=%.2f pre512=%.1f agg4=%.1f agg16=%.1f agg32=%.1f params=%.0f\n",
+              prop.name, shape.c_str(), bits, group, bw, tflops, bytes, dec512, dec512l, dec4096, pre512,
               agg[0], agg[1], agg[2], params);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_loader.h"
+#include "engine/sampler.h"
 #include "tests/test_util.h"
 
 using namespace rewoo::engine;
@@ -214,6 +215,44 @@ TEST_CASE("cuda: batched decode with sequences joining and leaving matches one-a
   CHECK(compared > 30);
   CHECK(agree == compared);
   CHECK(worst < 5e-2);  // fp16 KV cache and activations
+}
+
+TEST_CASE("cuda: forward_greedy picks what the host argmax of forward's logits picks") {
+  const auto dir = gptq_dir() / "gptq-4bit-128g-actorder_True";
+  REQUIRE_MESSAGE(std::filesystem::exists(dir), "missing " << dir);
+  auto gpu = load(dir, Device::kCuda, 3);
+  Backend& be = gpu->backend();
+  std::vector<std::vector<int32_t>> seqs = {{1, 400, 21, 93, 7}, {1, 300}, {1, 77, 78}};
+  std::vector<int> pos(seqs.size(), 0);
+  int compared = 0;
+  for (int step = 0; step < 12; ++step) {
+    // step 0: prefills of several tokens (the plain path); then one-token
+    // decode steps (captured graphs, greedy and logits variants)
+    std::vector<SeqBatchEntry> batch;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      SeqBatchEntry e;
+      e.slot = (int)i;
+      e.pos = pos[i];
+      e.tokens = std::span<const int32_t>(seqs[i]).subspan(pos[i]);
+      batch.push_back(e);
+    }
+    Logits out;
+    Status st = be.forward(batch, out);
+    REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+    std::vector<int32_t> picks = {-5};
+    st = be.forward_greedy(batch, picks);  // the same positions again: same cache
+    REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+    REQUIRE(picks.size() == seqs.size());
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      CAPTURE(step);
+      CAPTURE(i);
+      CHECK(picks[i] == Sampler::argmax(out.row(i)));
+      ++compared;
+      pos[i] = (int)seqs[i].size();
+      seqs[i].push_back(picks[i]);
+    }
+  }
+  CHECK(compared == 36);
 }
 
 TEST_CASE("cuda: bad batches are errors, not crashes") {

@@ -13,6 +13,7 @@
 #include "engine/model_loader.h"
 #include "engine/model_writer.h"
 #include "engine/safetensors.h"
+#include "engine/sampler.h"
 #include "tests/engine/engine_test_util.h"
 
 using namespace rewoo::engine;
@@ -333,6 +334,30 @@ TEST_CASE("Backend KV-cache slots: copy_slot prefix reuse, rewinding, errors") {
   SeqBatchEntry dup[2] = {{1, t, 0, false}, {1, t, 0, false}};
   CHECK_FALSE(B.forward(dup, part).ok());
   CHECK_FALSE(B.copy_slot(1, 2, 3).ok());  // slot 1 holds nothing
+}
+
+TEST_CASE("Backend::forward_greedy: each entry's last-row argmax, errors as forward()") {
+  auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, 11});
+  REQUIRE(w.ok());
+  BackendOptions bo;
+  bo.device = Device::kCpu;
+  bo.n_slots = 2;
+  bo.max_seq_len = 16;
+  auto be = make_backend(*w, bo);
+  REQUIRE(be.ok());
+  Backend& B = **be;
+  std::vector<int32_t> a = {1, 5, 9, 13}, b = {1, 7};
+  // all_logits on one entry: ignored, the pick is still its last row's
+  SeqBatchEntry batch[2] = {{0, a, 0, true}, {1, b, 0, false}};
+  Logits out;
+  REQUIRE(B.forward(batch, out).ok());
+  std::vector<int32_t> picks = {42, 42, 42};
+  REQUIRE(B.forward_greedy(batch, picks).ok());  // same positions again: same cache
+  REQUIRE(picks.size() == 2);
+  CHECK(picks[0] == Sampler::argmax(out.row(0)));
+  CHECK(picks[1] == Sampler::argmax(out.row(1)));
+  SeqBatchEntry bad{0, a, 9, false};  // past what slot 0 holds
+  CHECK_FALSE(B.forward_greedy({&bad, 1}, picks).ok());
 }
 
 TEST_CASE("make_backend: cuda without a CUDA build is a clear error; auto falls back to cpu") {
