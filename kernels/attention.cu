@@ -654,42 +654,15 @@ size_t dyn_smem(int hpb, int hd) {
 // Decode attention is a chain of trips through memory, and a range of keys
 // that shares its SM with another range scores 2 to 3 times slower than one
 // alone. So where one block an SM still gives every (token, head group) at
-// least one range, the tensor-core body's launch pads its shared memory so
-// that one block fits an SM, and attention_decode_splits() sizes the split
-// for that (16 ranges a KV head on a 132-SM H200 at one token, 33 otherwise).
-// H200, 34B decode, same run: 191.7 against 189.3 tok/s @512, 183.4 against
-// 177.9 @4096. REWOO_ATTN_SOLO=0 turns it off (for comparison).
-bool solo_allowed() {
-  static const bool s = [] {
-    const char* e = std::getenv("REWOO_ATTN_SOLO");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  return s;
-}
+// least two ranges, attention_decode_splits() sizes the split for one block
+// an SM (16 ranges a KV head on a 132-SM H200 at one token, 33 otherwise)
+// and the tensor-core body's launch pads its shared memory so that only one
+// block fits. H200, 34B decode, same run: 191.7 against 189.3 tok/s @512,
+// 183.4 against 177.9 @4096. REWOO_ATTN_SOLO=0 turns it off (for
+// comparison), as does a device where the padding would not keep a second
+// block out.
 constexpr size_t kSoloSmem = 120 * 1024;
-
-int device_sms() {
-  int dev = 0, sms = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-    return 1;
-  return std::max(sms, 1);
-}
-
-// Whether a launch of this many blocks runs solo (one block an SM).
-bool solo(bool mma, long blocks) {
-  return mma && solo_allowed() && blocks <= device_sms();
-}
-
-// The shared memory a launch asks for (solo: padded, with the kernel's limit
-// raised to it once; unpadded if that fails).
-size_t launch_smem(int hpb, int hd, bool solo_launch) {
-  if (!solo_launch) return dyn_smem(hpb, hd);
-  static const bool raised = cudaFuncSetAttribute(attention_kernel<kAttnMaxGroup, true>,
-                                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                  (int)kSoloSmem) == cudaSuccess;
-  return raised ? std::max(kSoloSmem, dyn_smem(hpb, hd)) : dyn_smem(hpb, hd);
-}
+constexpr int kSoloMinSplits = 2;
 
 // The instantiation whose register arrays hold hpb heads, or the
 // tensor-core body.
@@ -702,16 +675,51 @@ AttentionKernel kernel_for(int hpb, bool mma) {
                     : attention_kernel<8, false>;
 }
 
+int device_sms() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+    return 1;
+  return std::max(sms, 1);
+}
+
+// Solo launches are on and work here: the kernel's shared-memory limit could
+// be raised to the padding and exactly one padded block fits an SM (checked
+// once).
+bool solo_available() {
+  static const bool ok = [] {
+    const char* e = std::getenv("REWOO_ATTN_SOLO");
+    if (e && std::strcmp(e, "0") == 0) return false;
+    const auto kernel = attention_kernel<kAttnMaxGroup, true>;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             (int)kSoloSmem) != cudaSuccess)
+      return false;
+    int b = 0;
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, kThreads, kSoloSmem) ==
+               cudaSuccess &&
+           b == 1;
+  }();
+  return ok;
+}
+
+// Whether a decode launch of the tensor-core body with this grid runs solo.
+bool solo(bool mma, long blocks, int n_splits) {
+  return mma && n_splits >= kSoloMinSplits && blocks <= device_sms() && solo_available();
+}
+
+// The shared memory a launch asks for (solo: padded).
+size_t launch_smem(int hpb, int hd, bool solo_launch) {
+  return solo_launch ? std::max(kSoloSmem, dyn_smem(hpb, hd)) : dyn_smem(hpb, hd);
+}
+
 }  // namespace
 
 int attention_decode_splits(int T, int n_heads, int n_kv, int hd, int max_splits) {
   const int per_split = attention_decode_groups(n_heads, n_kv, hd) * std::max(T, 1);
   const int sms = device_sms();
   const bool mma = decode_mma(hd);
-  int want = 0;
-  if (solo(mma, per_split)) {
-    want = sms / per_split;  // one block an SM
-  } else {
+  int want = sms / per_split;  // one block an SM
+  if (!solo(mma, (long)per_split * want, want)) {
     int b = 0;
     const int hpb = heads_per_block(n_heads / n_kv, true, hd);
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel_for(hpb, mma), kThreads,
@@ -734,7 +742,8 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   const int hpb = heads_per_block(G, decode, a.hd);
   const dim3 grid(a.n_splits, a.n_kv * (G / hpb), a.T);
   launch_kernel(kernel_for(hpb, mma), grid, dim3(kThreads),
-                launch_smem(hpb, a.hd, solo(mma, (long)grid.x * grid.y * grid.z)), stream, a, hpb);
+                launch_smem(hpb, a.hd, solo(mma, (long)grid.x * grid.y * grid.z, a.n_splits)),
+                stream, a, hpb);
 }
 
 REWOO_TRACE_SETTER(attention)

@@ -153,10 +153,10 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // Exactly one of out (logits) and greedy (argmax tokens, picked on the
+  // Exactly one of out (logits) and picks (argmax tokens, picked on the
   // device) is given.
   Status forward_impl(std::span<const SeqBatchEntry> batch, Logits* out,
-                      std::vector<int32_t>* greedy);
+                      std::vector<int32_t>* picks);
   Status upload_linear(const std::vector<const Linear*>& srcs, GpuLinear& out);
   Status add_parts(const std::vector<const Linear*>& srcs, std::vector<LinearPart>& parts);
   template <typename T>
@@ -654,8 +654,9 @@ Status CudaBackend::launch_decode(int T, bool greedy) {
     // Capture the whole step once for this batch size; replays copy in the
     // ids the host writes to the pinned h_ids_ before each launch.
     cudaGraph_t graph = nullptr;
+    const int splits = decode_splits(T);  // (device queries: before the capture)
     REWOO_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const Status st = enqueue_step(T, T, decode_splits(T), true, greedy);
+    const Status st = enqueue_step(T, T, splits, true, greedy);
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     if (!st) {
       if (graph) cudaGraphDestroy(graph);
@@ -673,7 +674,7 @@ Status CudaBackend::launch_decode(int T, bool greedy) {
 }
 
 Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* out,
-                                 std::vector<int32_t>* greedy) {
+                                 std::vector<int32_t>* picks) {
   const ModelConfig& c = w_->config;
   // Validate the whole batch before touching the cache.
   std::vector<char> used(n_slots_, 0);
@@ -699,7 +700,7 @@ Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* o
     total += b.tokens.size();
   }
   if (out) out->resize_for(batch, c.vocab_size);
-  else greedy->assign(batch.size(), 0);
+  else picks->assign(batch.size(), 0);
   const bool decode = total == batch.size() && total <= (size_t)k::kGptqGemvMaxRows;
 
   // Flatten into chunks of at most max_rows_ tokens.
@@ -710,7 +711,7 @@ Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* o
     const SeqBatchEntry& b = batch[e];
     for (size_t j = 0; j < b.tokens.size(); ++j) {
       long row = -1;
-      // logit rows, or (greedy) the entry's index for its last token
+      // logit rows, or (picks) the entry's index for its last token
       if (!out) row = j + 1 == b.tokens.size() ? (long)e : -1;
       else if (b.all_logits) row = (long)(out->offsets[e] + j);
       else if (j + 1 == b.tokens.size()) row = (long)out->offsets[e];
@@ -735,10 +736,10 @@ Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* o
     }
     const int R = (int)out_rows.size();
     if (decode) {
-      REWOO_TRY(launch_decode(T, greedy != nullptr));  // R == T
+      REWOO_TRY(launch_decode(T, picks != nullptr));  // R == T
     } else {
       const int splits = std::min(ceil_div(max_pos + 1, kPrefillAttnChunk), kMaxPrefillSplits);
-      REWOO_TRY(enqueue_step(T, R, splits, false, greedy != nullptr));
+      REWOO_TRY(enqueue_step(T, R, splits, false, picks != nullptr));
     }
     REWOO_CUDA_TRY(cudaStreamSynchronize(stream_));
     REWOO_CUDA_TRY(cudaGetLastError());
@@ -748,7 +749,7 @@ Status CudaBackend::forward_impl(std::span<const SeqBatchEntry> batch, Logits* o
                     h_logits_.get() + (size_t)r * c.vocab_size,
                     (size_t)c.vocab_size * sizeof(float));
       else
-        (*greedy)[out_rows[r]] = h_tokens_.get()[r];
+        (*picks)[out_rows[r]] = h_tokens_.get()[r];
     }
   }
   for (const SeqBatchEntry& b : batch) slot_len_[b.slot] = b.pos + (int)b.tokens.size();

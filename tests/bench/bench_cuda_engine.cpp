@@ -133,8 +133,9 @@ void prefill(Backend& be, int slot, int n, int vocab) {
 }
 
 // Decode `steps` tokens for the sequences in `slots` (each at pos[i]); returns
-// seconds. host_s (if given): the part of them spent outside forward() (the
-// argmax and the next batch), when the GPU has nothing to do.
+// seconds. host_s (if given): the part of them spent outside the backend
+// (the host's argmax, if any, and the next batch), when the GPU has nothing
+// to do.
 // logits: every step brings the logits back and picks on the host, as
 // sampling or a grammar needs (else forward_greedy(), picked on the device).
 double decode(Backend& be, const std::vector<int>& slots, std::vector<int>& pos, int steps,
@@ -247,6 +248,7 @@ int main(int argc, char** argv) {
     std::vector<int> pos = {512};
     decode(b, {0}, pos, 4);  // graph capture
     dec512 = 64 / decode(b, {0}, pos, 64, &host512);
+    pos = {512};  // the same positions again
     decode(b, {0}, pos, 4, nullptr, true);  // the logits graph
     dec512l = 64 / decode(b, {0}, pos, 64, &host512l, true);
     if (!trace_path.empty()) {

@@ -56,7 +56,47 @@ class ForceTokens : public LogitsProcessor {
   int32_t eos_;
 };
 
+// Changes nothing, but its presence sends a step down the logits path
+// (a processor needs the logits) instead of the backend's greedy picks.
+class PassThrough : public LogitsProcessor {
+ public:
+  void apply(std::span<float>) override { ++applied; }
+  void accept(int32_t) override {}
+  int applied = 0;
+};
+
 }  // namespace
+
+TEST_CASE("greedy steps picked by the backend equal greedy picks from the logits") {
+  auto m = stories(2);
+  Generator gen(*m);
+  GenerateOptions plain;
+  plain.max_tokens = 60;
+  GenerateOptions via_logits = plain;
+  auto pass = std::make_shared<PassThrough>();
+  via_logits.processor = pass;
+  auto a = gen.generate("Once upon a time", plain);
+  auto b = gen.generate("Once upon a time", via_logits);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a->tokens.size() > 10);
+  CHECK(a->tokens == b->tokens);
+  CHECK(pass->applied ==
+        (int)b->tokens.size() + (b->stop_reason == StopReason::kEos ? 1 : 0));
+  // A batch mixing both kinds takes the logits path for its shared steps.
+  std::vector<GenerateRequest> reqs(2);
+  reqs[0].prompt = reqs[1].prompt = "Tom had a big red";
+  reqs[0].options = plain;
+  reqs[1].options = via_logits;
+  auto out = gen.generate_batch(reqs);
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[0].ok());
+  REQUIRE(out[1].ok());
+  CHECK(out[0]->tokens == out[1]->tokens);
+  auto single = gen.generate("Tom had a big red", plain);
+  REQUIRE(single.ok());
+  CHECK(out[0]->tokens == single->tokens);
+}
 
 TEST_CASE("repetition penalty follows Hugging Face: divide positive, multiply negative, once per token") {
   std::vector<float> l = {2.0f, -2.0f, 1.0f, 0.5f};
