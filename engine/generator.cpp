@@ -248,9 +248,7 @@ std::vector<Result<GenerateResult>> Generator::run_batch(std::span<const Generat
       // instead of a row of logits.
       bool greedy = true;
       for (auto& s : active)
-        if (!s->done && (s->opts->processor || s->opts->temperature > 0.0f ||
-                         s->opts->repetition_penalty != 1.0f))
-          greedy = false;
+        if (!s->done && (s->opts->processor || !s->sampler->picks_argmax())) greedy = false;
       auto t0 = Clock::now();
       Status st = greedy ? be.forward_greedy(batch, picks) : be.forward(batch, logits);
       double dt = ms_since(t0);

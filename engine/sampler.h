@@ -45,6 +45,9 @@ class Sampler {
   // logit is divided by p if positive, multiplied by p if negative.
   static void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> history, float penalty);
   static int32_t argmax(std::span<const float> logits);
+  // True when sample() is argmax(logits) whatever the history: greedy
+  // (temperature <= 0 or NaN) and no repetition penalty.
+  bool picks_argmax() const { return !(o_.temperature > 0.0f) && o_.repetition_penalty == 1.0f; }
 
   // Which path decided each draw of sample() (for tests and benchmarks).
   struct PathCounts {

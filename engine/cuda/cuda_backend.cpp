@@ -634,16 +634,18 @@ Status CudaBackend::enqueue_step(int T, int R, int attn_splits, bool decode, boo
   REWOO_CUDA_TRY(cudaMemcpyAsync(ids_.get(), h_ids_.get(), ids_.bytes(), cudaMemcpyHostToDevice,
                                  stream_));
   REWOO_TRY(run_tokens(T, R, attn_splits, decode));
-  if (greedy && R > 0) {
+  if (R == 0) return {};
+  if (greedy) {
     const float* f = pick_f_.get();
     k::sample(stream_, logits_.get(), f, pick_k_.get(), f + max_rows_, f + 2 * max_rows_,
               pick_tok_.get(), R, w_->config.vocab_size);
     REWOO_CUDA_TRY(cudaMemcpyAsync(h_tokens_.get(), pick_tok_.get(), (size_t)R * sizeof(int32_t),
                                    cudaMemcpyDeviceToHost, stream_));
-  } else if (R > 0)
+  } else {
     REWOO_CUDA_TRY(cudaMemcpyAsync(h_logits_.get(), logits_.get(),
                                    (size_t)R * w_->config.vocab_size * sizeof(float),
                                    cudaMemcpyDeviceToHost, stream_));
+  }
   return {};
 }
 

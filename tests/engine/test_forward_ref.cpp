@@ -292,16 +292,27 @@ TEST_CASE("int8-activation CPU mode agrees with the exact mode on a random 4-bit
   CHECK(err < 5e-2);
 }
 
-TEST_CASE("Backend KV-cache slots: copy_slot prefix reuse, rewinding, errors") {
-  auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, 7});
+namespace {
+
+// A CPU backend over a small random 4-bit g32 act-order model (vocabulary 64,
+// 16 positions a slot).
+std::unique_ptr<Backend> small_cpu_backend(uint64_t seed, int n_slots) {
+  auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, seed});
   REQUIRE(w.ok());
   BackendOptions bo;
   bo.device = Device::kCpu;
-  bo.n_slots = 3;
+  bo.n_slots = n_slots;
   bo.max_seq_len = 16;
   auto be = make_backend(*w, bo);
   REQUIRE(be.ok());
-  Backend& B = **be;
+  return std::move(*be);
+}
+
+}  // namespace
+
+TEST_CASE("Backend KV-cache slots: copy_slot prefix reuse, rewinding, errors") {
+  auto be = small_cpu_backend(7, 3);
+  Backend& B = *be;
   CHECK(B.n_slots() == 3);
   CHECK(B.max_seq_len() == 16);
   std::vector<int32_t> t = {1, 5, 9, 13, 17, 21};
@@ -337,15 +348,8 @@ TEST_CASE("Backend KV-cache slots: copy_slot prefix reuse, rewinding, errors") {
 }
 
 TEST_CASE("Backend::forward_greedy: each entry's last-row argmax, errors as forward()") {
-  auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, 11});
-  REQUIRE(w.ok());
-  BackendOptions bo;
-  bo.device = Device::kCpu;
-  bo.n_slots = 2;
-  bo.max_seq_len = 16;
-  auto be = make_backend(*w, bo);
-  REQUIRE(be.ok());
-  Backend& B = **be;
+  auto be = small_cpu_backend(11, 2);
+  Backend& B = *be;
   std::vector<int32_t> a = {1, 5, 9, 13}, b = {1, 7};
   // all_logits on one entry: ignored, the pick is still its last row's
   SeqBatchEntry batch[2] = {{0, a, 0, true}, {1, b, 0, false}};
