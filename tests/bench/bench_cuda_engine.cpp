@@ -312,8 +312,9 @@ int main(int argc, char** argv) {
               2 * params * pre512 / 1e12, 100.0 * 2 * params * pre512 / 1e12 / tflops);
   std::printf("  aggregate decode: 4 seq %.0f, 16 seq %.0f, 32 seq %.0f tok/s\n", agg[0], agg[1], agg[2]);
   std::printf("RESULT device=\"%s\" shape=%s bits=%d group=%d bw=%.0f tflops=%.0f bytes=%.0f "
-              "dec512=%.2f dec512_logits=%.2f dec4096=%.2f pre512=%.1f agg4=%.1f agg16=%.1f agg32=%.1f params=%.0f\n",
-              prop.name, shape.c_str(), bits, group, bw, tflops, bytes, dec512, dec512l, dec4096, pre512,
-              agg[0], agg[1], agg[2], params);
+              "dec512=%.2f dec512_logits=%.2f dec4096=%.2f pre512=%.1f agg4=%.1f agg16=%.1f "
+              "agg32=%.1f params=%.0f\n",
+              prop.name, shape.c_str(), bits, group, bw, tflops, bytes, dec512, dec512l, dec4096,
+              pre512, agg[0], agg[1], agg[2], params);
   return 0;
 }
