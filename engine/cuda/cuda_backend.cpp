@@ -577,7 +577,7 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
     at.v_cache = vc;
     at.pos = pos_;
     at.slot = slot_;
-    at.out = ao_.get();
+    at.out = stage_o ? nullptr : ao_.get();  // (the o GEMV reads out_h)
     at.out_h = stage_o ? xh_.get() : nullptr;
     at.dest = stage_o ? o0.dest.get() : nullptr;
     at.scratch = attn_scratch_.get();
