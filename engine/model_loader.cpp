@@ -1,6 +1,7 @@
 #include "engine/model_loader.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <numeric>
@@ -367,7 +368,9 @@ Result<std::shared_ptr<Weights>> load_llama2c(const fs::path& file) {
   c.n_heads = h[3];
   c.n_kv_heads = h[4];
   c.tie_embeddings = h[5] > 0;
-  c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+  // (negative: an untied output layer; in 64 bits, since -INT32_MIN overflows)
+  const int64_t vocab = h[5] < 0 ? -static_cast<int64_t>(h[5]) : h[5];
+  c.vocab_size = static_cast<int32_t>(std::min<int64_t>(vocab, INT32_MAX));
   c.max_seq_len = h[6];
   c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
   c.norm_eps = 1e-5f;

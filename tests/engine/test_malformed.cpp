@@ -2,6 +2,7 @@
 // expectation, never a crash.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 
@@ -302,6 +303,12 @@ TEST_CASE("llama2.c checkpoint errors") {
   std::memcpy(&bad[12], &heads, 4);
   write_bytes(tmp / "b.bin", bad);
   CHECK(has(load_error(tmp / "b.bin"), "implausible"));
+  // The most negative vocab size (an untied output layer of 2^31 entries).
+  std::string v = good;
+  const int32_t vocab_min = INT32_MIN;
+  std::memcpy(&v[20], &vocab_min, 4);
+  write_bytes(tmp / "v.bin", v);
+  CHECK(has(load_error(tmp / "v.bin"), "vocab -2147483648"));
   CHECK(has(load_error(tmp / "missing.bin"), "no such file"));
 }
 
