@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace rewoo::agent::grammar {
 
@@ -52,7 +53,10 @@ uint32_t ByteMachine::intern_set(std::vector<uint32_t> stacks) {
 void ByteMachine::closure(uint32_t start, std::vector<uint32_t>& out) {
   const auto& el = g_.elements();
   std::vector<uint32_t> work{start};
+  // Stacks already expanded: a short list (the usual closure is a handful),
+  // a hash set once it grows (ambiguous recursive rules reach thousands).
   std::vector<uint32_t> seen;
+  std::unordered_set<uint32_t> seen_set;
   while (!work.empty()) {
     uint32_t s = work.back();
     work.pop_back();
@@ -60,8 +64,13 @@ void ByteMachine::closure(uint32_t start, std::vector<uint32_t>& out) {
       out.push_back(s);
       continue;
     }
-    if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue;
-    seen.push_back(s);
+    if (seen_set.empty()) {
+      if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue;
+      seen.push_back(s);
+      if (seen.size() > 32) seen_set.insert(seen.begin(), seen.end());
+    } else if (!seen_set.insert(s).second) {
+      continue;
+    }
     const Element& e = el[pos_[s]];
     switch (e.kind) {
       case Element::Kind::kBytes:
