@@ -149,9 +149,15 @@ class Connection {
     if (!params.is_null()) msg["params"] = params;
     auto deadline = Clock::now() + timeout;
     if (auto st = send(msg, deadline); !st) {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_.erase(id);
-      if (dead_) return Error(dead_reason_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        pending_.erase(id);
+        if (dead_) return Error(dead_reason_);
+      }
+      // The server's stdin is closed or not read (it exited, was killed, or
+      // hangs): this connection is over, even if its output has not reached
+      // end of file yet, so the next call starts a fresh server.
+      fail(st.error().message + "; it will be started again on the next call");
       return st.error();
     }
     std::unique_lock<std::mutex> lock(mu_);
