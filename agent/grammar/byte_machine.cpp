@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <unordered_set>
 
 namespace rewoo::agent::grammar {
 
@@ -18,6 +17,7 @@ ByteMachine::ByteMachine(const Grammar& g) : g_(g) {
     depth_.push_back(0);
     advanced_.push_back(0);
     singleton_.push_back(0);
+    expanded_.push_back(0);
   }
   intern_set({});  // kDeadSet
   std::vector<uint32_t> init;
@@ -37,6 +37,7 @@ uint32_t ByteMachine::intern_stack(uint32_t pos, uint32_t parent) {
   depth_.push_back(depth_[parent] + 1);
   advanced_.push_back(0);
   singleton_.push_back(0);
+  expanded_.push_back(0);
   stack_ids_.insert(key, id);
   return id;
 }
@@ -53,10 +54,12 @@ uint32_t ByteMachine::intern_set(std::vector<uint32_t> stacks) {
 void ByteMachine::closure(uint32_t start, std::vector<uint32_t>& out) {
   const auto& el = g_.elements();
   std::vector<uint32_t> work{start};
-  // Stacks already expanded: a short list (the usual closure is a handful),
-  // a hash set once it grows (ambiguous recursive rules reach thousands).
-  std::vector<uint32_t> seen;
-  std::unordered_set<uint32_t> seen_set;
+  // Stacks this call has expanded are marked with its number (ambiguous
+  // recursive rules reach thousands of them).
+  if (++closure_calls_ == 0) {  // wrapped: forget every mark
+    std::fill(expanded_.begin(), expanded_.end(), 0);
+    closure_calls_ = 1;
+  }
   while (!work.empty()) {
     uint32_t s = work.back();
     work.pop_back();
@@ -64,13 +67,8 @@ void ByteMachine::closure(uint32_t start, std::vector<uint32_t>& out) {
       out.push_back(s);
       continue;
     }
-    if (seen_set.empty()) {
-      if (std::find(seen.begin(), seen.end(), s) != seen.end()) continue;
-      seen.push_back(s);
-      if (seen.size() > 32) seen_set.insert(seen.begin(), seen.end());
-    } else if (!seen_set.insert(s).second) {
-      continue;
-    }
+    if (expanded_[s] == closure_calls_) continue;
+    expanded_[s] = closure_calls_;
     const Element& e = el[pos_[s]];
     switch (e.kind) {
       case Element::Kind::kBytes:
