@@ -520,6 +520,12 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   __syncthreads();
   const int n_parts = MMA ? kThreads / 32 : nkg;  // partial sums in s_acc
   const size_t head0 = (size_t)t * a.n_heads + hq0;
+  // Accumulate mode (AttentionArgs::accumulate; the host allows it only for
+  // solo launches, where every block is resident at once): each range
+  // publishes its (m, l), waits until all `used` ranges have, and adds its o
+  // times e^{m - M} / L to `out` itself. No block merges, so the kernel ends
+  // about when its last range is counted.
+  const bool adds = a.accumulate && used > 1;
   auto emit = [&](int g, int d, float v) {
     if (a.out) a.out[(head0 + g) * hd + d] = v;
     if (a.out_h)
@@ -534,12 +540,55 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     const int g = i / hd, d = i % hd;
     if (used == 1) {
       emit(g, d, s / s_l[g]);
+    } else if (adds) {
+      s_acc[i] = s;  // (read back below by this thread only)
+      if (d == 0) part_ml[(head0 + g) * a.n_splits + split] = make_float2(s_m[g], s_l[g]);
     } else {
       part_o[((head0 + g) * a.n_splits + split) * hd + d] = s;
       if (d == 0) part_ml[(head0 + g) * a.n_splits + split] = make_float2(s_m[g], s_l[g]);
     }
   }
   if (used == 1) {
+    TRACE_END(kTraceAttention);
+    return;
+  }
+  if (adds) {
+    __threadfence();
+    __syncthreads();
+    int32_t* arrived = a.counters + head0;
+    int32_t* left = arrived + (size_t)a.T * a.n_heads;
+    if (threadIdx.x == 0) {
+      atomicAdd(arrived, 1);
+      while (ld_acquire(arrived) < used) {
+      }
+    }
+    __syncthreads();
+    TRACE_MARK(2);
+    // This range's weight for each head, a warp a head.
+    for (int g = warp; g < hpb; g += kThreads / 32) {
+      const float2* ml = part_ml + (head0 + g) * a.n_splits;
+      float m = -INFINITY;
+      for (int r = lane; r < used; r += 32) m = fmaxf(m, __ldcg(&ml[r]).x);
+      m = warp_max(m);
+      float l = 0.0f;
+      for (int r = lane; r < used; r += 32) {
+        const float2 v = __ldcg(&ml[r]);
+        l += v.y * __expf(v.x - m);
+      }
+      l = warp_sum(l);
+      if (lane == 0) s_corr[g] = __expf(s_m[g] - m) / l;
+    }
+    __syncthreads();
+    TRACE_MARK(3);
+    for (int i = threadIdx.x; i < hpb * hd; i += kThreads) {
+      const int g = i / hd;
+      atomicAdd(a.out + (head0 + g) * hd + i % hd, s_acc[i] * s_corr[g]);
+    }
+    // The last range to leave readies both counters for the next call.
+    if (threadIdx.x == 0 && atomicAdd(left, 1) == used - 1) {
+      *arrived = 0;
+      *left = 0;
+    }
     TRACE_END(kTraceAttention);
     return;
   }
@@ -639,7 +688,7 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
 }
 
 size_t attention_counters(int T, int n_heads) {
-  return (size_t)T * n_heads;
+  return 2 * (size_t)T * n_heads;  // ranges counted, and (accumulate mode) ranges done
 }
 
 int attention_decode_groups(int n_heads, int n_kv, int hd) {
@@ -712,7 +761,26 @@ size_t launch_smem(int hpb, int hd, bool solo_launch) {
   return solo_launch ? std::max(kSoloSmem, dyn_smem(hpb, hd)) : dyn_smem(hpb, hd);
 }
 
+// Accumulate mode where AttentionArgs::accumulate asks for it and the launch
+// is solo; REWOO_ATTN_ACC=0 keeps the merge (for comparison).
+bool accumulate_on() {
+  static const bool on = [] {
+    const char* e = std::getenv("REWOO_ATTN_ACC");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
 }  // namespace
+
+bool attention_decode_accumulates(const AttentionArgs& args) {
+  if (!args.accumulate || !args.qkv || args.T <= 0 || !accumulate_on()) return false;
+  const int splits = std::clamp(args.n_splits, 1, kMaxSplits);
+  const int G = args.n_heads / args.n_kv;
+  const bool mma = decode_mma(args.hd);
+  const long blocks = (long)splits * args.n_kv * (G / heads_per_block(G, true, args.hd)) * args.T;
+  return solo(mma, blocks, splits);
+}
 
 int attention_decode_splits(int T, int n_heads, int n_kv, int hd, int max_splits) {
   const int per_split = attention_decode_groups(n_heads, n_kv, hd) * std::max(T, 1);
@@ -741,8 +809,9 @@ void attention_decode(cudaStream_t stream, const AttentionArgs& args) {
   if (mma) a.min_chunk = std::max(kMmaMinChunk, a.min_chunk);
   const int hpb = heads_per_block(G, decode, a.hd);
   const dim3 grid(a.n_splits, a.n_kv * (G / hpb), a.T);
-  launch_kernel(kernel_for(hpb, mma), grid, dim3(kThreads),
-                launch_smem(hpb, a.hd, solo(mma, (long)grid.x * grid.y * grid.z, a.n_splits)),
+  const bool solo_launch = solo(mma, (long)grid.x * grid.y * grid.z, a.n_splits);
+  a.accumulate = a.accumulate && solo_launch && accumulate_on();
+  launch_kernel(kernel_for(hpb, mma), grid, dim3(kThreads), launch_smem(hpb, a.hd, solo_launch),
                 stream, a, hpb);
 }
 

@@ -60,6 +60,11 @@ struct AttentionArgs {
   float* out = nullptr;
   half* out_h = nullptr;
   const int32_t* dest = nullptr;
+  // Decode mode: `out` holds zeros before the call (out_h null), so key
+  // ranges that share no SM with another block (solo launches, see the .cu)
+  // may each add their weighted share to it instead of merging through
+  // scratch; other launches merge and store as usual.
+  bool accumulate = false;
   // attention_scratch_floats() floats, and attention_counters() ints that are
   // zero before the first call (every call leaves them zero).
   float* scratch = nullptr;
@@ -84,5 +89,8 @@ int attention_decode_groups(int n_heads, int n_kv, int hd);
 int attention_decode_splits(int T, int n_heads, int n_kv, int hd, int max_splits);
 
 void attention_decode(cudaStream_t stream, const AttentionArgs& a);
+// Whether attention_decode(a) on the current device adds into `out` from
+// each key range (AttentionArgs::accumulate honoured).
+bool attention_decode_accumulates(const AttentionArgs& a);
 
 }  // namespace rewoo::kernels

@@ -93,6 +93,10 @@ struct GpuLayer {
   // q/k/v and gate/up are GPTQ without bias: single-sequence decode steps
   // fold both RMSNorms into those products (gptq_gemv_normed).
   bool norms_folded = false;
+  // And o is one GPTQ product without bias: those steps let attention add
+  // its key ranges' shares into an fp32 accumulator that the o product
+  // stages itself (AttentionArgs::accumulate), no merge.
+  bool o_accumulates = false;
 };
 
 bool foldable(const std::vector<LinearPart>& parts) {
@@ -128,6 +132,8 @@ class CudaBackend final : public Backend {
     slot_len_.assign(n_slots_, 0);
     const char* fold = std::getenv("REWOO_CUDA_FOLD_NORMS");
     fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
+    const char* acc = std::getenv("REWOO_ATTN_ACC");
+    attn_acc_ = !(acc && std::strcmp(acc, "0") == 0);
   }
   ~CudaBackend() override {
     for (auto& [n, g] : graphs_) cudaGraphExecDestroy(g);
@@ -191,6 +197,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<half> emb16_;
   std::vector<LinearPart> lm_head_;
   DeviceBuffer<float> cos_sin_;
+  DeviceBuffer<float> ones_;  // [n_heads * hd] 1.0f: the o product's "norm weights"
   DeviceBuffer<half> k_cache_, v_cache_;  // [n_layers][n_slots, max_seq, n_kv, hd]
   size_t layer_cache_ = 0;
 
@@ -214,6 +221,7 @@ class CudaBackend final : public Backend {
   // RMSNorms folded into the products of small decode steps (see run_tokens);
   // REWOO_CUDA_FOLD_NORMS=0 runs them as kernels of their own.
   bool fold_norms_ = true;
+  bool attn_acc_ = true;  // REWOO_ATTN_ACC=0: merge attention's ranges (for comparison)
 };
 
 int CudaBackend::decode_splits(int T) const {
@@ -381,6 +389,7 @@ Status CudaBackend::init() {
     REWOO_TRY(add_parts({&L.w1, &L.w3}, g.gate_up));
     REWOO_TRY(add_parts({&L.w2}, g.down));
     g.norms_folded = foldable(g.qkv) && foldable(g.gate_up);
+    g.o_accumulates = g.norms_folded && g.o.size() == 1 && foldable(g.o);
   }
   REWOO_TRY(upload_floats(w_->final_norm, final_norm_));
   if (dense32_) REWOO_TRY(upload_floats(w_->tok_embeddings, emb32_));
@@ -418,7 +427,14 @@ Status CudaBackend::init() {
   REWOO_TRY(xn_.alloc((size_t)max_rows_ * wide_));
   // (+ max_rows_: the rows' sums of squares follow the accumulators when the
   // norms are folded into the products.)
-  REWOO_TRY(qkv_.alloc((size_t)max_rows_ * (qkv_n + 1)));
+  // (and then, 64-float aligned, attention's accumulator for the o product:
+  // o_acc_offset())
+  REWOO_TRY(qkv_.alloc((size_t)max_rows_ * (qkv_n + 1) + 64 + (size_t)max_rows_ * c.n_heads * hd));
+  REWOO_TRY(ones_.alloc((size_t)c.n_heads * hd));
+  {
+    const std::vector<float> ones((size_t)c.n_heads * hd, 1.0f);
+    REWOO_TRY(ones_.upload(ones.data(), ones.size()));
+  }
   REWOO_TRY(q_.alloc((size_t)max_rows_ * c.n_heads * hd));
   REWOO_TRY(ao_.alloc((size_t)max_rows_ * c.n_heads * hd));
   REWOO_TRY(gu_.alloc((size_t)max_rows_ * (2 * c.hidden_dim + 1)));
@@ -529,7 +545,12 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
   auto folded = [&](int l) { return fold_step && l < c.n_layers && layers_[l].norms_folded; };
   float* ss_attn = qkv_.get() + (size_t)T * qkv_n;
   float* ss_ffn = gu_.get() + (size_t)T * 2 * c.hidden_dim;
-  const size_t qkv_acc = (size_t)T * (qkv_n + 1), gu_acc = (size_t)T * (2 * c.hidden_dim + 1);
+  // The q/k/v accumulator and its sums of squares, then (64-float aligned)
+  // attention's accumulator for the o product: zeroed together.
+  const size_t o_off = ((size_t)T * (qkv_n + 1) + 63) / 64 * 64;
+  float* o_acc = qkv_.get() + o_off;
+  const size_t qkv_acc = o_off + (size_t)T * c.n_heads * hd;
+  const size_t gu_acc = (size_t)T * (2 * c.hidden_dim + 1);
   if (folded(0))
     REWOO_CUDA_TRY(cudaMemsetAsync(qkv_.get(), 0, qkv_acc * sizeof(float), stream_));
   auto run_folded = [&](const std::vector<LinearPart>& parts, const float* norm, float* ss,
@@ -564,6 +585,7 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
     }
     const GpuLinear& o0 = g.o[0].lin;
     const bool stage_o = small && o0.bits;
+    const bool o_from_acc = fold && g.o_accumulates && attn_acc_;
     k::AttentionArgs at;
     if (decode) {
       at.qkv = qkv_.get();
@@ -577,9 +599,14 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
     at.v_cache = vc;
     at.pos = pos_;
     at.slot = slot_;
-    at.out = stage_o ? nullptr : ao_.get();  // (the o GEMV reads out_h)
-    at.out_h = stage_o ? xh_.get() : nullptr;
-    at.dest = stage_o ? o0.dest.get() : nullptr;
+    if (o_from_acc) {
+      at.out = o_acc;
+      at.accumulate = true;
+    } else {
+      at.out = stage_o ? nullptr : ao_.get();  // (the o GEMV reads out_h)
+      at.out_h = stage_o ? xh_.get() : nullptr;
+      at.dest = stage_o ? o0.dest.get() : nullptr;
+    }
     at.scratch = attn_scratch_.get();
     at.counters = attn_counters_.get();
     at.T = T;
@@ -598,8 +625,17 @@ Status CudaBackend::run_tokens(int T, int R, int attn_splits, bool decode) {
       at.zero_n = gu_acc;
     }
     k::attention_decode(stream_, at);
-    REWOO_TRY(run_linear(g.o, ao_.get(), stage_o ? xh_.get() : nullptr,
-                         stage_o ? &o0.dest_host : nullptr, x_.get(), c.dim, T));
+    if (o_from_acc) {
+      k::GemvNorm nrm;
+      nrm.x = o_acc;
+      nrm.g = ones_.get();
+      nrm.src = o0.src.size() ? o0.src.get() : nullptr;
+      k::gptq_gemv_normed(stream_, nrm, o0.qweight.get(), o0.sz.get(), x_.get(), T, o0.K, o0.N,
+                          c.dim, o0.bits, o0.group_size);
+    } else {
+      REWOO_TRY(run_linear(g.o, ao_.get(), stage_o ? xh_.get() : nullptr,
+                           stage_o ? &o0.dest_host : nullptr, x_.get(), c.dim, T));
+    }
     // FFN block
     if (fold) {
       run_folded(g.gate_up, g.ffn_norm.get(), ss_ffn, gu_.get(), 2 * c.hidden_dim);

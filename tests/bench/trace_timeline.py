@@ -12,7 +12,8 @@ of where its time goes, in microseconds:
   SMs done   when each SM's last block of the kernel ended, after release:
              tenth percentile, median and last SM
 
-  trace_timeline.py FILE [--layer N]   (--layer: that layer's blocks, raw)
+  trace_timeline.py FILE [--layer N]   (--layer: that layer's kernels, each
+                                        block event's spread)
 
 Needs numpy.
 """
@@ -119,6 +120,17 @@ def main():
             print(f"\nlayer {layer} {name}: {len(r)} blocks, starts {np.nanmin(start[r]):.2f}.."
                   f"{np.nanmax(start[r]):.2f}, released {rel0:.2f}..{np.nanmax(rel[r]):.2f}, "
                   f"ends {np.nanmin(end[r]):.2f}..{end1:.2f}")
+            # each event of the blocks (attention: those with keys) after the
+            # kernel's first release
+            sel = r[(kind[r] == ATTN) | (kind[r] == ATTN_MERGED)] if fam == 1 else r
+            for ev, col in (("start", start), ("released", rel), ("mark 0", m0), ("mark 1", m1),
+                            ("mark 2", m2), ("mark 3", m3), ("end", end)):
+                v = col[sel] - rel0
+                v = v[~np.isnan(v)]
+                if v.size:
+                    p = np.percentile(v, [0, 10, 50, 90, 100])
+                    print(f"  {ev:<9} min {p[0]:7.2f}  p10 {p[1]:7.2f}  median {p[2]:7.2f}  "
+                          f"p90 {p[3]:7.2f}  max {p[4]:7.2f}   ({v.size} blocks)")
         prev_end = end1
     print(f"\nmedians over {layer + 1} layers (us; min..max over layers)")
     for name, s in stats.items():

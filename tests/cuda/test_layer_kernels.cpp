@@ -373,6 +373,7 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
                         {1, 64, 8, 128, 600, 16, false},  {2, 64, 8, 128, 1100, 8, false},
                         {3, 8, 2, 64, 300, 7, true}};
   uint32_t seed = 77;
+  int accumulating = 0;  // third steps that added from each key range
   for (const Case& c : cases) {
     CAPTURE(c.nh);
     CAPTURE(c.nkv);
@@ -384,9 +385,10 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
     auto kh = to_half(randn(rng, cache_n)), vh = to_half(randn(rng, cache_n));
     const auto cs = cos_sin_table(c.max_seq, c.hd, 10000.0);
     std::vector<int32_t> pos(c.T), slot(c.T);
-    std::uniform_int_distribution<int> pd(0, c.max_seq - 2);
+    // (three steps: the last writes position pos + 2)
+    std::uniform_int_distribution<int> pd(0, c.max_seq - 3);
     for (int t = 0; t < c.T; ++t) {
-      pos[t] = t == 0 ? c.max_seq - 2 : t == 1 ? 0 : pd(rng);
+      pos[t] = t == 0 ? c.max_seq - 3 : t == 1 ? 0 : pd(rng);
       slot[t] = (t + 1) % slots;  // distinct slots
     }
     const auto dest = random_dest(rng, c.nh * c.hd);
@@ -404,13 +406,15 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
         y[b] = x[a] * std::sin(ang) + x[b] * std::cos(ang);
       }
     };
-    // Two steps: the second attends over the key the first one wrote, and
-    // gets its projections without their RMSNorm factor (AttentionArgs::
-    // qkv_ss: each token's rows times s_t, with sums of squares that make the
-    // factor 1 / s_t) and a buffer to zero.
-    for (int step = 0; step < 2; ++step) {
+    // Three steps: each attends over the keys the ones before wrote; the
+    // second and third get their projections without their RMSNorm factor
+    // (AttentionArgs::qkv_ss: each token's rows times s_t, with sums of
+    // squares that make the factor 1 / s_t) and a buffer to zero; the third
+    // asks to accumulate into a zeroed fp32 output (AttentionArgs::
+    // accumulate), which solo launches do.
+    for (int step = 0; step < 3; ++step) {
       CAPTURE(step);
-      const bool fold = step == 1;
+      const bool fold = step >= 1, accum = step == 2;
       const auto k_before = kh;
       const auto qkv = randn(rng, (size_t)c.T * row);
       // Reference: rope in float64 from the fp32 inputs; the new key and
@@ -450,7 +454,10 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
       zero.poison();
       DeviceBuffer<__half> out_h(ref.size());
       DeviceBuffer<int32_t> dpos(pos), dslot(slot);
-      out.poison();
+      if (accum)
+        CUDA_OK(cudaMemset(out.get(), 0, out.size() * sizeof(float)));
+      else
+        out.poison();
       out_h.poison();
       scratch.poison();
       k::AttentionArgs a = attention_args({c.T, c.nh, c.nkv, c.hd, c.max_seq, c.splits}, scale, dk,
@@ -459,8 +466,10 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
       a.cos_sin = dcs.get();
       a.interleaved = c.interleaved;
       a.out = out.get();
-      a.out_h = out_h.get();
-      a.dest = ddest.get();
+      a.out_h = accum ? nullptr : out_h.get();
+      a.dest = accum ? nullptr : ddest.get();
+      a.accumulate = accum;
+      if (accum && k::attention_decode_accumulates(a)) ++accumulating;
       if (fold) {
         a.qkv_ss = dss.get();
         a.norm_dim = norm_dim;
@@ -478,7 +487,7 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
         CHECK(std::all_of(z.begin(), z.end(), [](float v) { return v == 0.0f; }));
       }
       // The staged copy for the output projection holds the same values.
-      CHECK(staged_mismatches(got, out_h.download(), dest, c.T, c.nh * c.hd) == 0);
+      if (!accum) CHECK(staged_mismatches(got, out_h.download(), dest, c.T, c.nh * c.hd) == 0);
       // The cache now holds the new keys (roped, within fp16 rounding of the
       // float64 value) and values (exactly), and nothing else changed.
       const auto ko = dk.download(), vo = dv.download();
@@ -501,6 +510,13 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
       for (int32_t& p : pos) ++p;
     }
   }
+  // 34B's one-token split (16 ranges of 8 KV heads) runs solo on a GPU of
+  // 128 SMs or more, so that case took the accumulating path.
+  int dev = 0, sms = 0;
+  CUDA_OK(cudaGetDevice(&dev));
+  CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  CAPTURE(sms);
+  if (sms >= 128) CHECK(accumulating > 0);
 }
 
 TEST_CASE("swiglu and rmsnorm write the staged fp16 input of the next product") {
