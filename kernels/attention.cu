@@ -40,6 +40,7 @@ constexpr int kThreads = 128;
 constexpr int kMaxSplits = kAttnMaxChunk;  // merge weights live in s_score
 constexpr int kUnroll = 4;                 // K or V rows in flight per thread
 constexpr int kMergeLoads = 16;            // ranges' partial sums in flight (merge)
+constexpr uint32_t kCountMask = 0xFFFF;    // the count bits of a counter (ranges <= kMaxSplits)
 // Query heads one decode block scores. A decode step has few (token, KV
 // head) pairs; splitting their query heads over several blocks shortens each
 // block's serial work (scores, P·V and the final sums all scale with it) at
@@ -553,25 +554,34 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     return;
   }
   if (adds) {
-    __threadfence();
+    // A sense-reversing count: the low bits (kCountMask) count the ranges
+    // that have published, the bits above are a generation that the last
+    // one bumps, clearing the count, and the others wait for. Release and
+    // acquire at GPU scope order the published (m, l) (the barrier covers
+    // the block's other threads).
     __syncthreads();
-    int32_t* arrived = a.counters + head0;
-    int32_t* left = arrived + (size_t)a.T * a.n_heads;
+    uint32_t* cnt = reinterpret_cast<uint32_t*>(a.counters + head0);
     if (threadIdx.x == 0) {
-      atomicAdd(arrived, 1);
-      while (ld_acquire(arrived) < used) {
+      const uint32_t old = atom_add_acq_rel(cnt, 1u);
+      if ((int)(old & kCountMask) == used - 1) {
+        red_add_release(cnt, kCountMask + 1 - used);
+      } else {
+        while ((ld_acquire(cnt) & ~kCountMask) == (old & ~kCountMask)) {
+        }
       }
     }
     __syncthreads();
     TRACE_MARK(2);
-    // This range's weight for each head, a warp a head.
+    // This range's weight for each head, a warp a head; each lane reads the
+    // (m, l) of its ranges once.
     for (int g = warp; g < hpb; g += kThreads / 32) {
       const float2* ml = part_ml + (head0 + g) * a.n_splits;
-      float m = -INFINITY;
-      for (int r = lane; r < used; r += 32) m = fmaxf(m, __ldcg(&ml[r]).x);
+      const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
+      float m = v0.x;
+      for (int r = lane + 32; r < used; r += 32) m = fmaxf(m, __ldcg(&ml[r]).x);
       m = warp_max(m);
-      float l = 0.0f;
-      for (int r = lane; r < used; r += 32) {
+      float l = lane < used ? v0.y * __expf(v0.x - m) : 0.0f;
+      for (int r = lane + 32; r < used; r += 32) {
         const float2 v = __ldcg(&ml[r]);
         l += v.y * __expf(v.x - m);
       }
@@ -584,11 +594,6 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
       const int g = i / hd;
       atomicAdd(a.out + (head0 + g) * hd + i % hd, s_acc[i] * s_corr[g]);
     }
-    // The last range to leave readies both counters for the next call.
-    if (threadIdx.x == 0 && atomicAdd(left, 1) == used - 1) {
-      *arrived = 0;
-      *left = 0;
-    }
     TRACE_END(kTraceAttention);
     return;
   }
@@ -598,7 +603,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   __syncthreads();
   if (threadIdx.x == 0) {
     int32_t* counter = a.counters + head0;
-    const int done = atomicAdd(counter, 1);
+    const int done = atomicAdd(counter, 1) & kCountMask;  // (see accumulate mode)
     s_last = done == used - 1;
     if (s_last) *counter = 0;  // ready for the next call
   }
@@ -688,7 +693,7 @@ size_t attention_scratch_floats(int T, int n_heads, int hd, int n_splits) {
 }
 
 size_t attention_counters(int T, int n_heads) {
-  return 2 * (size_t)T * n_heads;  // ranges counted, and (accumulate mode) ranges done
+  return (size_t)T * n_heads;
 }
 
 int attention_decode_groups(int n_heads, int n_kv, int hd) {

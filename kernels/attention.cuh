@@ -66,7 +66,7 @@ struct AttentionArgs {
   // scratch; other launches merge and store as usual.
   bool accumulate = false;
   // attention_scratch_floats() floats, and attention_counters() ints that are
-  // zero before the first call (every call leaves them zero).
+  // zero before the first call (every call leaves their low 16 bits zero).
   float* scratch = nullptr;
   int32_t* counters = nullptr;
   int T = 0, n_heads = 0, n_kv = 0, hd = 0, max_seq = 0;

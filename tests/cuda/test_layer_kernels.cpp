@@ -356,7 +356,7 @@ TEST_CASE("attention_decode matches causal softmax attention (GQA, split keys)")
       CHECK(err < 1e-4);
     }
     const auto cnt = counters.download();
-    CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
+    CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return (v & 0xFFFF) == 0; }));
     CHECK(same_bits(kh, dk.download()));  // prefill mode never writes the cache
   }
 }
@@ -503,7 +503,7 @@ TEST_CASE("attention_decode in decode mode ropes q and the new key and writes th
       CHECK(kv_bad == 0);
       CHECK(!same_bits(k_before, kh));
       const auto cnt = counters.download();
-      CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return v == 0; }));
+      CHECK(std::all_of(cnt.begin(), cnt.end(), [](int32_t v) { return (v & 0xFFFF) == 0; }));
       // Continue from the device's cache (its keys may differ from kh by an
       // fp16 rounding step).
       kh = ko;
