@@ -18,6 +18,7 @@ ByteMachine::ByteMachine(const Grammar& g) : g_(g) {
     advanced_.push_back(0);
     singleton_.push_back(0);
     expanded_.push_back(0);
+    gathered_.push_back(0);
   }
   intern_set({});  // kDeadSet
   std::vector<uint32_t> init;
@@ -38,6 +39,7 @@ uint32_t ByteMachine::intern_stack(uint32_t pos, uint32_t parent) {
   advanced_.push_back(0);
   singleton_.push_back(0);
   expanded_.push_back(0);
+  gathered_.push_back(0);
   stack_ids_.insert(key, id);
   return id;
 }
@@ -113,6 +115,13 @@ ByteMachine::Step ByteMachine::step_slow(uint32_t set, uint8_t byte) {
   scratch_.clear();
   // Copy: advanced() may grow sets_ and invalidate references into it.
   std::vector<uint32_t> members = sets_[set];
+  // The members' advanced sets overlap heavily under ambiguous recursive
+  // rules (each of n stacks brings most of the same n): each stack is
+  // taken once, marked with this call's number, and only the union sorted.
+  if (++gather_calls_ == 0) {  // wrapped: forget every mark
+    std::fill(gathered_.begin(), gathered_.end(), 0);
+    gather_calls_ = 1;
+  }
   for (uint32_t s : members) {
     if (s == kEmptyStack) continue;
     if (s == kUnknownStack) {
@@ -121,11 +130,13 @@ ByteMachine::Step ByteMachine::step_slow(uint32_t set, uint8_t byte) {
     }
     if (!bs[el[pos_[s]].value].has(byte)) continue;
     uint32_t a = advanced(s);
-    const auto& v = sets_[a];
-    scratch_.insert(scratch_.end(), v.begin(), v.end());
+    for (uint32_t x : sets_[a]) {
+      if (gathered_[x] == gather_calls_) continue;
+      gathered_[x] = gather_calls_;
+      scratch_.push_back(x);
+    }
   }
   std::sort(scratch_.begin(), scratch_.end());
-  scratch_.erase(std::unique(scratch_.begin(), scratch_.end()), scratch_.end());
   uint32_t next = intern_set(scratch_);
   trans_.insert((uint64_t{set} << 8) | byte, (next << 1) | (escaped ? 1u : 0u));
   return {next, escaped};

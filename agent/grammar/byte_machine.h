@@ -153,6 +153,8 @@ class ByteMachine {
   std::vector<uint32_t> singleton_;  // per stack: set id + 1
   std::vector<uint32_t> expanded_;   // per stack: the closure() call that last expanded it
   uint32_t closure_calls_ = 0;
+  std::vector<uint32_t> gathered_;   // per stack: the step_slow() call that last took it
+  uint32_t gather_calls_ = 0;
   FlatMap64 stack_ids_;
   std::vector<std::vector<uint32_t>> sets_;
   std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> set_ids_;
