@@ -137,6 +137,9 @@ class ByteMachine {
   void closure(uint32_t stack, std::vector<uint32_t>& out);
   uint32_t advanced(uint32_t stack);  // set after the top byte element is consumed
   Step step_slow(uint32_t set, uint8_t byte);
+  // Keeps the first of each stack id in v (order otherwise kept); out of
+  // line so that step_slow stays small.
+  [[gnu::noinline]] void drop_repeats(std::vector<uint32_t>& v);
 
   struct VecHash {
     size_t operator()(const std::vector<uint32_t>& v) const {
@@ -153,8 +156,6 @@ class ByteMachine {
   std::vector<uint32_t> singleton_;  // per stack: set id + 1
   std::vector<uint32_t> expanded_;   // per stack: the closure() call that last expanded it
   uint32_t closure_calls_ = 0;
-  std::vector<uint32_t> gathered_;   // per stack: the step_slow() call that last took it
-  uint32_t gather_calls_ = 0;
   FlatMap64 stack_ids_;
   std::vector<std::vector<uint32_t>> sets_;
   std::unordered_map<std::vector<uint32_t>, uint32_t, VecHash> set_ids_;
