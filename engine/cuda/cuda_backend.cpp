@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -123,6 +124,18 @@ bool gptq_supported(const QuantLinear& q) {
   return (q.bits == 4 || q.bits == 3) && q.in % 32 == 0 && q.out % 4 == 0 && uniform_group(q) > 0;
 }
 
+// Accumulating decode attention (AttentionArgs::accumulate) has the blocks
+// of one attention grid wait for each other, which is safe while every
+// block is resident; two such grids on the GPU at once (two backends'
+// streams) could each hold SMs the other's waiting blocks need. So one
+// backend of the process at a time uses it: the first to ask, until it is
+// destroyed; others merge.
+std::atomic<bool> g_attn_acc_taken{false};
+bool take_attn_acc() {
+  bool expected = false;
+  return g_attn_acc_taken.compare_exchange_strong(expected, true);
+}
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend(std::shared_ptr<const Weights> w, const BackendOptions& o) : w_(std::move(w)) {
@@ -133,9 +146,11 @@ class CudaBackend final : public Backend {
     const char* fold = std::getenv("REWOO_CUDA_FOLD_NORMS");
     fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
     const char* acc = std::getenv("REWOO_ATTN_ACC");
-    attn_acc_ = !(acc && std::strcmp(acc, "0") == 0);
+    attn_acc_ = !(acc && std::strcmp(acc, "0") == 0) && take_attn_acc();
   }
   ~CudaBackend() override {
+    if (stream_) cudaStreamSynchronize(stream_);  // (nothing of ours still waits on the GPU)
+    if (attn_acc_) g_attn_acc_taken.store(false);
     for (auto& [n, g] : graphs_) cudaGraphExecDestroy(g);
     if (cublas_) cublasDestroy(cublas_);
     if (stream_) cudaStreamDestroy(stream_);
@@ -221,7 +236,9 @@ class CudaBackend final : public Backend {
   // RMSNorms folded into the products of small decode steps (see run_tokens);
   // REWOO_CUDA_FOLD_NORMS=0 runs them as kernels of their own.
   bool fold_norms_ = true;
-  bool attn_acc_ = true;  // REWOO_ATTN_ACC=0: merge attention's ranges (for comparison)
+  // Accumulating decode attention: off with REWOO_ATTN_ACC=0 (for
+  // comparison) or while another backend of the process uses it.
+  bool attn_acc_ = true;
 };
 
 int CudaBackend::decode_splits(int T) const {
@@ -428,7 +445,7 @@ Status CudaBackend::init() {
   // (+ max_rows_: the rows' sums of squares follow the accumulators when the
   // norms are folded into the products.)
   // (and then, 64-float aligned, attention's accumulator for the o product:
-  // o_acc_offset())
+  // see run_tokens())
   REWOO_TRY(qkv_.alloc((size_t)max_rows_ * (qkv_n + 1) + 64 + (size_t)max_rows_ * c.n_heads * hd));
   REWOO_TRY(ones_.alloc((size_t)c.n_heads * hd));
   {
