@@ -128,6 +128,29 @@ __device__ __forceinline__ uint32_t word(const uint4& u, int i) {
   return reinterpret_cast<const uint32_t*>(&u)[i];
 }
 
+// Over the (m, l) pairs of `used` key ranges at ml, a warp together (each
+// lane reads its ranges once): the largest m, M, and the sum of l e^(m - M);
+// w (may be null) gets each range's e^(m - M).
+__device__ __forceinline__ float2 ranges_max_sum(const float2* ml, int used, int lane, float* w) {
+  const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
+  float m = v0.x;
+  for (int s = lane + 32; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
+  m = warp_max(m);
+  float l = 0.0f;
+  if (lane < used) {
+    const float e = __expf(v0.x - m);
+    if (w) w[lane] = e;
+    l += v0.y * e;
+  }
+  for (int s = lane + 32; s < used; s += 32) {
+    const float2 v = __ldcg(&ml[s]);
+    const float e = __expf(v.x - m);
+    if (w) w[s] = e;
+    l += v.y * e;
+  }
+  return make_float2(m, warp_sum(l));
+}
+
 template <int MAXG, bool MMA>
 __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     attention_kernel(const AttentionArgs a, int hpb) {
@@ -572,21 +595,10 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
     }
     __syncthreads();
     TRACE_MARK(2);
-    // This range's weight for each head, a warp a head; each lane reads the
-    // (m, l) of its ranges once.
+    // This range's weight for each head, a warp a head.
     for (int g = warp; g < hpb; g += kThreads / 32) {
-      const float2* ml = part_ml + (head0 + g) * a.n_splits;
-      const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
-      float m = v0.x;
-      for (int r = lane + 32; r < used; r += 32) m = fmaxf(m, __ldcg(&ml[r]).x);
-      m = warp_max(m);
-      float l = lane < used ? v0.y * __expf(v0.x - m) : 0.0f;
-      for (int r = lane + 32; r < used; r += 32) {
-        const float2 v = __ldcg(&ml[r]);
-        l += v.y * __expf(v.x - m);
-      }
-      l = warp_sum(l);
-      if (lane == 0) s_corr[g] = __expf(s_m[g] - m) / l;
+      const float2 ml = ranges_max_sum(part_ml + (head0 + g) * a.n_splits, used, lane, nullptr);
+      if (lane == 0) s_corr[g] = __expf(s_m[g] - ml.x) / ml.y;
     }
     __syncthreads();
     TRACE_MARK(3);
@@ -633,24 +645,7 @@ __global__ void __launch_bounds__(kThreads, MMA ? 2 : MAXG > 2 ? 3 : 4)
   float4 first[kMergeLoads];
   if (MMA && (int)threadIdx.x < hpb * hd4) load_o(ranges_o(threadIdx.x), 0, first);
   for (int g = warp; g < hpb; g += kThreads / 32) {
-    const float2* ml = part_ml + (head0 + g) * a.n_splits;
-    const float2 v0 = lane < used ? __ldcg(&ml[lane]) : make_float2(-INFINITY, 0.0f);
-    float m = v0.x;
-    for (int s = lane + 32; s < used; s += 32) m = fmaxf(m, __ldcg(&ml[s]).x);
-    m = warp_max(m);
-    float l = 0.0f;
-    if (lane < used) {
-      const float w = __expf(v0.x - m);
-      s_score[g][lane] = w;
-      l += v0.y * w;
-    }
-    for (int s = lane + 32; s < used; s += 32) {
-      const float2 v = __ldcg(&ml[s]);
-      const float w = __expf(v.x - m);
-      s_score[g][s] = w;
-      l += v.y * w;
-    }
-    l = warp_sum(l);
+    const float l = ranges_max_sum(part_ml + (head0 + g) * a.n_splits, used, lane, s_score[g]).y;
     __syncwarp();
     const float inv = 1.0f / l;
     for (int s = lane; s < used; s += 32) s_score[g][s] *= inv;

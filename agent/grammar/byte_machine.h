@@ -138,7 +138,7 @@ class ByteMachine {
   uint32_t advanced(uint32_t stack);  // set after the top byte element is consumed
   Step step_slow(uint32_t set, uint8_t byte);
   // Keeps the first of each stack id in v (order otherwise kept); out of
-  // line so that step_slow stays small.
+  // line, since only the large unions of ambiguous grammars need it.
   [[gnu::noinline]] void drop_repeats(std::vector<uint32_t>& v);
 
   struct VecHash {
