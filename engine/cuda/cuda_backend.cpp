@@ -106,6 +106,21 @@ bool foldable(const std::vector<LinearPart>& parts) {
   return !parts.empty();
 }
 
+// Act-order with groups permutes the input rows: a folded product would
+// gather x and the norm weights element by element in every block of every
+// column tile, where the RMSNorm kernel gathers each row once.
+// REWOO_CUDA_FOLD_PERMUTED=1 folds them anyway (for measuring).
+bool permuted(const std::vector<LinearPart>& parts) {
+  static const bool fold_anyway = [] {
+    const char* e = std::getenv("REWOO_CUDA_FOLD_PERMUTED");
+    return e && std::strcmp(e, "1") == 0;
+  }();
+  if (fold_anyway) return false;
+  for (const LinearPart& p : parts)
+    if (p.lin.src.size()) return true;
+  return false;
+}
+
 bool same_quant_layout(const QuantLinear& a, const QuantLinear& b) {
   return a.bits == b.bits && a.in == b.in && a.perm == b.perm && a.group_bounds == b.group_bounds;
 }
@@ -405,7 +420,8 @@ Status CudaBackend::init() {
     REWOO_TRY(add_parts({&L.wo}, g.o));
     REWOO_TRY(add_parts({&L.w1, &L.w3}, g.gate_up));
     REWOO_TRY(add_parts({&L.w2}, g.down));
-    g.norms_folded = foldable(g.qkv) && foldable(g.gate_up);
+    g.norms_folded = foldable(g.qkv) && foldable(g.gate_up) && !permuted(g.qkv) &&
+                     !permuted(g.gate_up);
     g.o_accumulates = g.norms_folded && g.o.size() == 1 && foldable(g.o);
   }
   REWOO_TRY(upload_floats(w_->final_norm, final_norm_));
