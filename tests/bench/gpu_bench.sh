@@ -135,7 +135,7 @@ for r in res:
         if not v: continue
         ratio = f"{v / l:.2f}x" if v and l else "-"
         if key == "pre512": frac = f"{100 * 2 * pa * v / 1e12 / tf:.0f}% of GEMM"
-        elif key.startswith("dec"): frac = f"{100 * v * by / 1e9 / bw:.0f}%"
+        elif key.startswith("dec"): frac = f"{100 * v * by / 1e9 / bw:.1f}%"
         else: frac = ""
         print(f"| {r['shape']} | {q} | {name} | {v:.1f} | {l if l else '-'} | {ratio} | {frac} |")
 PY
