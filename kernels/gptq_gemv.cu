@@ -42,7 +42,7 @@
 namespace rewoo::kernels {
 namespace {
 
-constexpr int kWarpsN = 4;  // warps side by side along N (128 columns a block)
+constexpr int kWarpsN = 4;  // warps along N of the packed layout's 128-column tiles
 
 // Reordered row (within a thread's chunk of V rows) held at pair position p.
 template <int BITS>
@@ -203,8 +203,10 @@ __device__ __forceinline__ void stage_normed(uint4* xs, float* s_part, const Gem
   }
 }
 
-template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB, bool XS>
-__global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
+// WN warps side by side along N (32 columns each): 4 is one packed tile a
+// block, 8 two, which halves the x that each SM stages per product.
+template <int BITS, int NT, int U, bool GROUPED, int WK, int MINB, bool XS, int WN>
+__global__ void __launch_bounds__(32 * WN * WK, MINB)
     gptq_gemv_kernel(const half* __restrict__ xh, const uint32_t* __restrict__ qweight,
                      const half2* __restrict__ sz, const float* __restrict__ bias,
                      float* __restrict__ out, int M, int K, int N, int ldo, int group_shift,
@@ -214,25 +216,31 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   constexpr int WPT = BITS == 4 ? 1 : 3;  // 16-byte weight loads per thread per k-block
   constexpr int XPT = V / 8;              // 16-byte activation loads per batch tile
   constexpr int NP = V / 2;               // fp16 pairs per column per k-block
-  __shared__ float red[WK > 1 ? (WK - 1) * kWarpsN * 32 * 8 * NT : 1];
+  __shared__ float red[WK > 1 ? (WK - 1) * WN * 32 * 8 * NT : 1];
   extern __shared__ uint4 xs[];  // XS: the block's batch rows of x, k0 .. k0 + kchunk
   const int k0 = blockIdx.y * kchunk;
   const int k1 = min(K, k0 + kchunk);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int wn = warp % kWarpsN, wk = warp / kWarpsN;
+  const int wn = warp % WN, wk = warp / WN;
   const int g = lane >> 2, t = lane & 3;
-  const int col0 = (blockIdx.x * kWarpsN + wn) * 32;
+  const int gw = blockIdx.x * WN + wn;  // 32-column group of this warp
+  const int col0 = gw * 32;
   // Columns past N (N % 128 != 0) read zero padding and the scales of
   // columns 0..3, and are never stored.
   const int colt = col0 + 4 * g < N ? col0 + 4 * g : 0;
   const int nkb = ceil_div(k1 - k0, KB);
-  const int n_my = nkb > wk ? (nkb - wk + WK - 1) / WK : 0;  // k-blocks of this warp
+  // k-blocks of this warp (none where all its columns are past N: with WN = 8
+  // the second packed tile of the last block may not exist)
+  const int n_my =
+      nkb > wk && (WN == kWarpsN || col0 < N) ? (nkb - wk + WK - 1) / WK : 0;
   const int r0 = k0 + wk * KB + V * t;                       // thread's first row
   // Tiled weights (gptq_pack): load j of k-block kb of this warp is uint4
   // ((bx * k-blocks + kb) * WPT + j) * 128 + 32 * wn + lane.
   const uint4* wp =
       reinterpret_cast<const uint4*>(qweight) +
-      ((size_t)(blockIdx.x * ceil_div(K, KB) + (k0 + wk * KB) / KB) * WPT * kWarpsN + wn) * 32 +
+      ((size_t)((WN == kWarpsN ? (int)blockIdx.x : gw / kWarpsN) * ceil_div(K, KB) +
+                (k0 + wk * KB) / KB) * WPT * kWarpsN +
+       (WN == kWarpsN ? wn : gw % kWarpsN)) * 32 +
       lane;
   constexpr int kJStep = kWarpsN * 32;       // uint4 between the loads of one k-block
   constexpr int kWStep = WK * WPT * kJStep;  // between a warp's k-blocks
@@ -398,7 +406,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     if (add_ss) {
       // The blocks of the first column tile add the rows' sums of squares
       // over their K chunk, a warp a row.
-      for (int m = warp; m < rows; m += WK * kWarpsN) {
+      for (int m = warp; m < rows; m += WK * WN) {
         float ss = 0.0f;
         for (int c = lane; c < cw; c += 32) ss += s_part[m * cw + c];
         ss = warp_sum(ss);
@@ -423,7 +431,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
   if constexpr (WK > 1) {
     constexpr int kVals = 2 * NT * 4;
     if (wk > 0) {
-      float* dst = red + ((wk - 1) * kWarpsN + wn) * 32 * kVals + lane;
+      float* dst = red + ((wk - 1) * WN + wn) * 32 * kVals + lane;
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -435,7 +443,7 @@ __global__ void __launch_bounds__(32 * kWarpsN * WK, MINB)
     if (wk != 0) return;  // (thread 0, the trace's, has wk == 0)
 #pragma unroll
     for (int o = 1; o < WK; ++o) {
-      const float* src = red + ((o - 1) * kWarpsN + wn) * 32 * kVals + lane;
+      const float* src = red + ((o - 1) * WN + wn) * 32 * kVals + lane;
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -510,19 +518,19 @@ int choose_kchunk(int K, int nb_n, int slots, int kb, int wk, int u, int max_chu
 // Shared memory for the staged x of one block (XS kernels), at most.
 constexpr int kXsBytes = 16384;
 
-template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB, bool XS>
+template <int BITS, int NT, bool GROUPED, int U, int WK, int MINB, bool XS, int WN = kWarpsN>
 void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, const half2* sz,
                  const float* bias, float* out, int M, int K, int N, int ldo, int group_size,
                  const GemvNorm& nrm) {
-  auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB, XS>;
+  auto kernel = gptq_gemv_kernel<BITS, NT, U, GROUPED, WK, MINB, XS, WN>;
   static const int per_sm = [&] {
     int b = 0;
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, 32 * kWarpsN * WK, 0);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, 32 * WN * WK, 0);
     return b > 0 ? b : 1;
   }();
   int shift = 0;
   while ((1 << shift) < group_size) ++shift;
-  const int nb_n = ceil_div(N, 32 * kWarpsN);
+  const int nb_n = ceil_div(N, 32 * WN);
   constexpr int kb = 4 * (BITS == 4 ? 8 : 32), step = kb * WK * 2 * U;
   const int rows = std::min(M, NT * 8);
   const int max_chunk = XS ? std::max(step, kXsBytes / (2 * rows) / step * step) : 1 << 30;
@@ -535,7 +543,7 @@ void launch_gemv(cudaStream_t stream, const half* xh, const uint32_t* qweight, c
   dim3 grid(nb_n, ceil_div(K, kchunk));
   // XS: x staged, then (folded norm) the words' sums of squares.
   const size_t smem = XS ? (size_t)rows * kchunk * 2 + (nrm.x ? (size_t)rows * kchunk / 2 : 0) : 0;
-  launch_kernel(kernel, grid, dim3(32 * kWarpsN * WK), smem, stream,
+  launch_kernel(kernel, grid, dim3(32 * WN * WK), smem, stream,
                 xh, qweight, sz, bias, out, M, K, N, ldo, shift, kchunk, nrm);
 }
 
@@ -661,23 +669,29 @@ void gemv_dispatch(cudaStream_t stream, const half* xh, const uint32_t* qweight,
   // Tile shapes measured on an H200 (bench_cuda_gemv --variants): batches
   // up to 8 stage x in shared memory and run one K-warp per column group;
   // larger batches read x through L2 and run two K-warps per block.
-#define REWOO_GEMV(G, B, NT, U, WK, MINB, XS)                                              \
-  launch_gemv<B, NT, G, U, WK, MINB, XS>(stream, xh, qweight, sz, bias, out, M, K, N, ldo, \
-                                         group_size, nrm)
+#define REWOO_GEMV(G, B, NT, U, WK, MINB, XS, WN)                                          \
+  launch_gemv<B, NT, G, U, WK, MINB, XS, WN>(stream, xh, qweight, sz, bias, out, M, K, N, ldo, \
+                                             group_size, nrm)
+  static const int wn = [] {
+    const char* e = std::getenv("REWOO_GEMV_WN");
+    return e && std::atoi(e) == 4 ? 4 : 8;
+  }();
   if (bits == 4) {
-    if (M <= 8)
-      grouped ? REWOO_GEMV(true, 4, 1, 8, 1, 2, true) : REWOO_GEMV(false, 4, 1, 2, 1, 8, true);
+    if (M <= 8 && !grouped && wn == 8)
+      REWOO_GEMV(false, 4, 1, 2, 1, 4, true, 8);
+    else if (M <= 8)
+      grouped ? REWOO_GEMV(true, 4, 1, 8, 1, 2, true, 4) : REWOO_GEMV(false, 4, 1, 2, 1, 8, true, 4);
     else if (M <= 16)
-      grouped ? REWOO_GEMV(true, 4, 2, 4, 2, 2, false) : REWOO_GEMV(false, 4, 2, 4, 2, 2, false);
+      grouped ? REWOO_GEMV(true, 4, 2, 4, 2, 2, false, 4) : REWOO_GEMV(false, 4, 2, 4, 2, 2, false, 4);
     else
-      grouped ? REWOO_GEMV(true, 4, 4, 2, 2, 1, false) : REWOO_GEMV(false, 4, 4, 2, 2, 1, false);
+      grouped ? REWOO_GEMV(true, 4, 4, 2, 2, 1, false, 4) : REWOO_GEMV(false, 4, 4, 2, 2, 1, false, 4);
   } else {
     if (M <= 8)
-      grouped ? REWOO_GEMV(true, 3, 1, 1, 1, 4, true) : REWOO_GEMV(false, 3, 1, 1, 1, 4, true);
+      grouped ? REWOO_GEMV(true, 3, 1, 1, 1, 4, true, 4) : REWOO_GEMV(false, 3, 1, 1, 1, 4, true, 4);
     else if (M <= 16)
-      grouped ? REWOO_GEMV(true, 3, 2, 1, 2, 1, false) : REWOO_GEMV(false, 3, 2, 1, 2, 1, false);
+      grouped ? REWOO_GEMV(true, 3, 2, 1, 2, 1, false, 4) : REWOO_GEMV(false, 3, 2, 1, 2, 1, false, 4);
     else
-      grouped ? REWOO_GEMV(true, 3, 4, 1, 2, 1, false) : REWOO_GEMV(false, 3, 4, 1, 2, 1, false);
+      grouped ? REWOO_GEMV(true, 3, 4, 1, 2, 1, false, 4) : REWOO_GEMV(false, 3, 4, 1, 2, 1, false, 4);
   }
 #undef REWOO_GEMV
 }
@@ -715,7 +729,13 @@ const Variant kVariants[] = {
     REWOO_V(4, 2, 1, 4, true),  REWOO_V(4, 4, 1, 4, true),  REWOO_V(4, 8, 1, 2, true),
     REWOO_V(4, 4, 2, 2, true),  REWOO_V(4, 2, 1, 4, false), REWOO_V(4, 4, 1, 4, false),
     REWOO_V(3, 1, 1, 4, true),  REWOO_V(3, 1, 2, 2, true),  REWOO_V(3, 2, 1, 2, true),
-    REWOO_V(3, 1, 1, 4, false), REWOO_V(3, 1, 2, 2, false)};
+    REWOO_V(3, 1, 1, 4, false), REWOO_V(3, 1, 2, 2, false),
+    {"4b U2 WK1 B4 x:true N256", launch_gemv<4, 1, true, 2, 1, 4, true, 8>,
+     launch_gemv<4, 1, false, 2, 1, 4, true, 8>},
+    {"4b U2 WK1 B8 x:true N128", launch_gemv<4, 1, true, 2, 1, 8, true, 4>,
+     launch_gemv<4, 1, false, 2, 1, 8, true, 4>},
+    {"3b U1 WK1 B2 x:true N256", launch_gemv<3, 1, true, 1, 1, 2, true, 8>,
+     launch_gemv<3, 1, false, 1, 1, 2, true, 8>}};
 #undef REWOO_V
 
 }  // namespace
