@@ -110,7 +110,7 @@ class Parser {
       parse_line(ln, lt, b, answer_line_ != 0);
     }
     if (!any_text) {
-      errors_.push_back({1, 1, "empty plan", std::string(kFormatHint)});
+      push({1, 1, "empty plan", std::string(kFormatHint)});
       return finish();
     }
     validate();
@@ -134,7 +134,34 @@ class Parser {
   }
 
   void add(int line, std::string_view lt, size_t off, std::string msg, std::string hint = {}) {
-    errors_.push_back({line, col_of(lt, off), std::move(msg), std::move(hint)});
+    push({line, col(lt, off), std::move(msg), std::move(hint)});
+  }
+
+  // The first kMaxErrors errors found are kept; the rest are counted.
+  static constexpr size_t kMaxErrors = 100;
+  bool room() {
+    if (errors_.size() < kMaxErrors) return true;
+    ++dropped_;
+    return false;
+  }
+  void push(PlanError e) {
+    if (room()) errors_.push_back(std::move(e));
+  }
+
+  // col_of() that carries on from the last offset asked on the same line, so
+  // a line's references and errors (left to right) cost one pass, not one
+  // pass each.
+  int col(std::string_view lt, size_t off) {
+    off = std::min(off, lt.size());
+    if (lt.data() != col_line_ || lt.size() != col_len_ || off < col_off_) {
+      col_line_ = lt.data();
+      col_len_ = lt.size();
+      col_off_ = 0;
+      col_ = 1;
+    }
+    col_ += col_of(lt.substr(col_off_, off - col_off_), off - col_off_) - 1;
+    col_off_ = off;
+    return col_;
   }
 
   // `after_answer`: the line already has the "text after Answer" error, so
@@ -202,8 +229,11 @@ class Parser {
   // references and incomplete references; records the good ones in *refs.
   void scan_refs(int ln, std::string_view lt, size_t b, size_t e, std::vector<RefAt>* refs) {
     std::string_view body = lt.substr(b, e - b);
-    for (const auto& r : find_evidence_refs(body))
-      refs->push_back({r.index, col_of(lt, b + r.offset)});
+    for (const auto& r : find_evidence_refs(body)) {
+      // (':evidence01:' is an error of its own below, not a reference to 1)
+      if (r.length > kEvidence.size() + 2 && body[r.offset + kEvidence.size()] == '0') continue;
+      refs->push_back({r.index, col(lt, b + r.offset)});
+    }
     for (size_t i = 0; i < body.size(); ++i) {
       if (size_t n = langchain_ref_len(body, i)) {
         add(ln, lt, b + i,
@@ -220,6 +250,15 @@ class Parser {
           std::string got(body.substr(i, d - i));
           add(ln, lt, b + i, "incomplete evidence reference '" + got + "'",
               "write '" + got + ":' with a closing ':'");
+        } else if (d - q > 9) {
+          add(ln, lt, b + i,
+              "evidence number '" + std::string(body.substr(q, d - q)) + "' is too large",
+              "refer to a step's evidence as ':evidenceK:', K as on its step line");
+        } else if (d - q > 1 && body[q] == '0') {
+          add(ln, lt, b + i,
+              "evidence reference '" + std::string(body.substr(i, d + 1 - i)) +
+                  "' has a leading zero",
+              "write " + ev(std::stoi(std::string(body.substr(q, d - q)))));
         }
         i = (d > q ? d : q) - 1;
       }
@@ -376,28 +415,36 @@ class Parser {
     scan_refs(ln, lt, b, e, &answer_refs_);
   }
 
-  std::string defined_list() const {
-    if (defined_.empty()) return "no step is defined";
-    std::string s = "defined evidence: ";
+  // (Built once: a plan can hold many references to undefined evidence.)
+  const std::string& defined_list() {
+    if (!defined_list_.empty()) return defined_list_;
+    if (defined_.empty()) return defined_list_ = "no step is defined";
+    defined_list_ = "defined evidence: ";
     bool first = true;
     for (auto& [k, line] : defined_) {
-      s += (first ? "" : ", ") + ev(k);
+      defined_list_ += (first ? "" : ", ") + ev(k);
       first = false;
     }
-    return s;
+    return defined_list_;
   }
 
   void validate() {
     for (auto& rs : steps_) {
       std::set<int> deps;
+      std::string earlier;  // earlier_hint() of this step, once needed
+      auto hint = [&]() -> const std::string& {
+        if (earlier.empty()) earlier = earlier_hint(rs.step.line);
+        return earlier;
+      };
       for (const auto& r : rs.refs) {
         auto it = defined_.find(r.index);
         int at = rs.step.line;
         if (it != defined_.end() && it->second < at) {
           deps.insert(r.index);
+        } else if (!room()) {
+          continue;
         } else if (r.index == rs.step.index) {
-          errors_.push_back({at, r.col, "'" + ev(r.index) + "' refers to its own step",
-                             earlier_hint(rs.step.line)});
+          errors_.push_back({at, r.col, "'" + ev(r.index) + "' refers to its own step", hint()});
         } else if (it != defined_.end()) {
           errors_.push_back({at, r.col,
                              "'" + ev(r.index) + "' refers to a later step (defined on line " +
@@ -406,7 +453,7 @@ class Parser {
                              "steps"});
         } else {
           errors_.push_back({at, r.col, "'" + ev(r.index) + "' is not defined by any step",
-                             defined_list()});
+                             hint()});
         }
       }
       rs.step.depends_on.assign(deps.begin(), deps.end());
@@ -415,20 +462,20 @@ class Parser {
     for (const auto& r : answer_refs_) {
       if (defined_.count(r.index))
         arefs.insert(r.index);
-      else
+      else if (room())
         errors_.push_back({answer_line_, r.col,
                            "the answer refers to '" + ev(r.index) + "', which no step defines",
                            defined_list()});
     }
     answer_refs_set_.assign(arefs.begin(), arefs.end());
     if (steps_.empty() && !had_step_line_)
-      errors_.push_back({1, 1, "empty plan: no ':evidenceN: = Tool[input]' steps",
+      push({1, 1, "empty plan: no ':evidenceN: = Tool[input]' steps",
                          std::string(kFormatHint)});
     if (!answer_line_ && !answer_like_seen_) {
       // At the end of the input.
       int line = static_cast<int>(lines_.size());
       int col = col_of(lines_.back(), lines_.back().size());
-      errors_.push_back({line, col, "missing 'Answer:' line",
+      push({line, col, "missing 'Answer:' line",
                          "end the plan with 'Answer: :evidenceK:' naming the evidence that "
                          "holds the answer"});
     }
@@ -448,6 +495,11 @@ class Parser {
       return a.line != b.line ? a.line < b.line : a.col < b.col;
     });
     r.errors = std::move(errors_);
+    if (dropped_)
+      r.errors.push_back({static_cast<int>(lines_.size()), 1,
+                          std::to_string(dropped_) + " more error" + (dropped_ == 1 ? "" : "s") +
+                              " not shown",
+                          "fix the errors above and check the plan again"});
     if (r.errors.empty()) {
       Plan plan;
       for (auto& rs : steps_) plan.steps.push_back(std::move(rs.step));
@@ -463,8 +515,13 @@ class Parser {
   const tools::Registry* registry_;
   std::vector<std::string_view> lines_;
   std::vector<PlanError> errors_;
+  size_t dropped_ = 0;  // errors past kMaxErrors
   std::vector<RawStep> steps_;
   std::map<int, int> defined_;  // evidence index -> line of its first definition
+  std::string defined_list_;
+  const char* col_line_ = nullptr;  // col()'s place: line, length, offset, column
+  size_t col_len_ = 0, col_off_ = 0;
+  int col_ = 1;
   int last_index_ = -1;
   std::string pending_thought_;
   int answer_line_ = 0;

@@ -1,7 +1,11 @@
 // rewoo plan check / rewoo exec: check and run reWOO plans.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -36,14 +40,28 @@ std::string display_name(const std::string& file) { return file == "-" ? "<stdin
 
 Result<std::string> read_input(const std::string& file) {
   if (file == "-") {
+    struct stat st {};
+    if (fstat(0, &st) != 0) return Error("cannot read the plan from stdin: it is closed");
+    if (S_ISDIR(st.st_mode)) return Error("cannot read the plan from stdin: it is a directory");
     std::ostringstream ss;
     ss << std::cin.rdbuf();
+    if (std::cin.bad()) return Error("cannot read the plan from stdin");
     return ss.str();
   }
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    return Error("is a directory, not a plan file", file);
   std::ifstream f(file, std::ios::binary);
   if (!f) return Error("cannot read the plan file", file);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  try {
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    return Error(std::string("cannot read the plan file: ") + e.what(), file);
+  }
 }
+
+// Text as it is, NUL bytes included (a plan may carry them into its answer).
+void put(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 
 // The built-in tools and the --config file's plugins, restricted to --tools
 // when given.
@@ -139,9 +157,11 @@ int run_check(const PlanInput& in) {
     seen.push_back(s.tool);
     tools += (tools.empty() ? "" : ", ") + s.tool;
   }
-  std::printf("%s: ok: %zu step%s in %zu wave%s (%s); answer: %s\n", display_name(in.file).c_str(),
+  std::printf("%s: ok: %zu step%s in %zu wave%s (%s); answer: ", display_name(in.file).c_str(),
               p.steps.size(), p.steps.size() == 1 ? "" : "s", w.size(), w.size() == 1 ? "" : "s",
-              tools.c_str(), p.answer_template.c_str());
+              tools.c_str());
+  put(stdout, p.answer_template);
+  std::printf("\n");
   return 0;
 }
 
@@ -163,10 +183,14 @@ int run_dry(const ExecInput& in, const agent::Plan& p) {
     std::printf("wave %zu:\n", i + 1);
     for (int k : w[i]) {
       const auto& s = p.steps[k];
-      std::printf("  %s = %s[%s]\n", ev(k).c_str(), s.tool.c_str(), s.input_template.c_str());
+      std::printf("  %s = %s[", ev(k).c_str(), s.tool.c_str());
+      put(stdout, s.input_template);
+      std::printf("]\n");
     }
   }
-  std::printf("answer: %s\n", p.answer_template.c_str());
+  std::printf("answer: ");
+  put(stdout, p.answer_template);
+  std::printf("\n");
   return 0;
 }
 
@@ -175,11 +199,15 @@ int run_exec(const ExecInput& in) {
     std::fprintf(stderr, "rewoo: --jobs must be at least 1\n");
     return 2;
   }
-  if (in.timeout_s < 0) {
-    std::fprintf(stderr, "rewoo: --timeout must be 0 (no limit) or more seconds\n");
+  // 0 is no limit; below a millisecond the limit would round to none.
+  constexpr double kMaxTimeout = 7 * 24 * 3600;
+  if (!(in.timeout_s == 0 || (in.timeout_s >= 0.001 && in.timeout_s <= kMaxTimeout))) {
+    std::fprintf(stderr,
+                 "rewoo: --timeout must be 0 (no limit) or 0.001 to %.0f seconds, got %g\n",
+                 kMaxTimeout, in.timeout_s);
     return 2;
   }
-  Loaded l = load(in, stderr, false);
+  Loaded l = load(in, stderr, in.json);
   if (!l.plan) return l.exit_code;
   const agent::Plan& p = *l.plan;
   if (in.dry_run) return run_dry(in, p);
@@ -223,7 +251,8 @@ int run_exec(const ExecInput& in) {
     j["plan"] = agent::plan_to_json(p);
     print_json(j);
   } else if (r.ok) {
-    std::printf("%s\n", r.answer.c_str());
+    put(stdout, r.answer);
+    std::printf("\n");
   }
   int code = 0;
   if (!r.ok) {

@@ -294,7 +294,47 @@ TEST_CASE("plan error: reference to undefined evidence") {
   auto e = one_error(":evidence0: = DuckDuckGo[q]\n:evidence1: = KnowledgeModel[:evidence7:]\n"
                      "Answer: :evidence1:",
                      2, 30, "':evidence7:' is not defined by any step");
-  CHECK(e.hint == "defined evidence: :evidence0:, :evidence1:");
+  // (what this step may use, not every step: :evidence1: is its own)
+  CHECK(e.hint == "a step can only use evidence from steps before it: :evidence0:");
+  e = one_error(":evidence0: = DuckDuckGo[q]\nAnswer: :evidence7:", 2, 9,
+                "the answer refers to ':evidence7:', which no step defines");
+  CHECK(e.hint == "defined evidence: :evidence0:");
+}
+
+TEST_CASE("plan error: references with a leading zero or more than 9 digits") {
+  // Neither is read as another number (':evidence01:' is not :evidence1:).
+  auto e = one_error(":evidence0: = DuckDuckGo[q]\n:evidence1: = KnowledgeModel[:evidence00:]\n"
+                     "Answer: :evidence1:",
+                     2, 30, "evidence reference ':evidence00:' has a leading zero");
+  CHECK(e.hint == "write :evidence0:");
+  one_error(":evidence0: = DuckDuckGo[q]\nAnswer: :evidence01:", 2, 9,
+            "evidence reference ':evidence01:' has a leading zero");
+  e = one_error(":evidence0: = DuckDuckGo[q]\nAnswer: :evidence0: :evidence1000000000:", 2, 21,
+                "evidence number '1000000000' is too large");
+  CHECK(e.hint == "refer to a step's evidence as ':evidenceK:', K as on its step line");
+  one_error(":evidence0: = DuckDuckGo[:evidence12345678901234567890:]" + kAns, 1, 26,
+            "evidence number '12345678901234567890' is too large");
+}
+
+TEST_CASE("plan error: at most 100 errors, then a count of the rest") {
+  // 200,000 references on one line: parsed in one pass over the line (columns
+  // counted incrementally), and 199,900 errors counted, not listed.
+  std::string refs;
+  for (int i = 0; i < 200000; ++i) refs += ":evidence7:";
+  auto r = parse(":evidence0: = DuckDuckGo[q]\n:evidence1: = KnowledgeModel[" + refs +
+                 "]\nAnswer: :evidence1:");
+  REQUIRE(r.errors.size() == 101);
+  CHECK(r.errors[0].message == "':evidence7:' is not defined by any step");
+  CHECK(r.errors[0].col == 30);
+  CHECK(r.errors[99].col == 30 + 99 * 11);
+  CHECK(r.errors[100].message == "199900 more errors not shown");
+  // The same line with good references is a plan.
+  refs.clear();
+  for (int i = 0; i < 200000; ++i) refs += ":evidence0:";
+  r = parse(":evidence0: = DuckDuckGo[q]\n:evidence1: = KnowledgeModel[" + refs +
+            "]\nAnswer: :evidence1:");
+  REQUIRE(r.plan.has_value());
+  CHECK(r.plan->steps[1].depends_on == std::vector<int>{0});
 }
 
 TEST_CASE("plan error: missing Answer, at the end of the input") {

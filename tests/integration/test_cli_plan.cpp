@@ -194,3 +194,42 @@ TEST_CASE("cli: exec --json, --dry-run, --fail-fast and placeholder tools") {
   CHECK(out.find("2:15: unknown tool 'DuckDuckGoo'") != std::string::npos);
   CHECK(run_rewoo("exec --jobs 0 tests/data/plans/nobel.plan", &out) == 2);
 }
+
+TEST_CASE("cli: exec --json on an invalid plan, bad --timeout, a directory, NUL bytes") {
+  std::string out;
+  // The errors as JSON on stdout, as plan check --json prints them.
+  CHECK(run_rewoo("exec --json tests/data/plans/invalid/unknown_tool.plan 2>/dev/null", &out) == 1);
+  auto j = nlohmann::json::parse(out);
+  CHECK(j["ok"] == false);
+  CHECK(j["errors"][0]["message"] == "unknown tool 'DuckDuckGoo'");
+
+  // Below a millisecond the limit would round to none; NaN and huge values are no limit either.
+  for (const char* t : {"0.0001", "nan", "inf", "1e300", "-1"}) {
+    CHECK_MESSAGE(run_rewoo(std::string("exec --timeout ") + t + " tests/data/plans/links_demo.plan",
+                            &out) == 2,
+                  t);
+    CHECK(out.find("--timeout must be 0 (no limit) or 0.001 to 604800 seconds") !=
+          std::string::npos);
+  }
+  CHECK(run_rewoo("exec --timeout 0 tests/data/plans/links_demo.plan 2>/dev/null", &out) == 0);
+
+  // A directory is a usage error (exit 2), named as such.
+  rewoo::test::TempDir tmp;
+  CHECK(run_rewoo("plan check '" + tmp.path().string() + "'", &out) == 2);
+  CHECK(out.find("is a directory, not a plan file") != std::string::npos);
+  CHECK(run_rewoo("plan check - < '" + tmp.path().string() + "'", &out) == 2);
+  CHECK(out.find("cannot read the plan from stdin") != std::string::npos);
+
+  // The answer is printed whole, NUL bytes and all.
+  const auto plan = tmp / "nul.plan";
+  {
+    std::ofstream f(plan, std::ios::binary);
+    f << ":evidence0: = HyperlinkExtractor[x]\nAnswer: A";
+    f.put('\0');
+    f << "B :evidence0: C\n";
+  }
+  REQUIRE(run_rewoo("exec '" + plan.string() + "' 2>/dev/null", &out) == 0);
+  CHECK(out == std::string("A\0B  C\n", 7));
+  REQUIRE(run_rewoo("plan check '" + plan.string() + "'", &out) == 0);
+  CHECK(out.find(std::string("answer: A\0B :evidence0: C\n", 26)) != std::string::npos);
+}
