@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 
 namespace rewoo::agent {
 namespace {
@@ -91,16 +92,7 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
 }
 
 Result<std::string> read_all(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Error("cannot open the task file", path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return read_whole_file(path, "the task file");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "engine/model_loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -62,6 +63,18 @@ Status validate_config(const ModelConfig& c, const std::string& where) {
   if (c.dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.hidden_dim <= 0 ||
       c.vocab_size <= 0 || c.max_seq_len <= 0)
     return bad(fmt::format("sizes must be positive: {}", c.summary()));
+  // Far above any Llama (405B: hidden 16384, intermediate 53248, 126 layers,
+  // 128 heads, vocabulary 128256, context 131072), and low enough that no
+  // size computed from them overflows or asks for absurd memory before the
+  // tensors are checked.
+  struct Limit { const char* field; int64_t value, max; };
+  for (const Limit& l : {Limit{"hidden_size", c.dim, 1 << 17}, Limit{"intermediate_size", c.hidden_dim, 1 << 19},
+                         Limit{"num_hidden_layers", c.n_layers, 1024}, Limit{"num_attention_heads", c.n_heads, 1024},
+                         Limit{"num_key_value_heads", c.n_kv_heads, 1024}, Limit{"head_dim", c.head_dim, 4096},
+                         Limit{"vocab_size", c.vocab_size, 1 << 22},
+                         Limit{"max_position_embeddings", c.max_seq_len, 1 << 20}})
+    if (l.value > l.max)
+      return bad(fmt::format("{} = {} is larger than rewoo supports (at most {})", l.field, l.value, l.max));
   if (c.n_heads % c.n_kv_heads != 0)
     return bad(fmt::format("num_attention_heads {} must be a multiple of num_key_value_heads {}", c.n_heads, c.n_kv_heads));
   if (c.head_dim <= 0 || c.head_dim % 2 != 0)
@@ -117,6 +130,12 @@ Result<std::vector<float>> tensor_to_float(const StTensor& t, const std::vector<
     default:
       return Error(fmt::format("dtype {} but expected a float type (F16, BF16, F32)", st_dtype_name(t.dtype)), where);
   }
+  // A NaN or infinity in a weight makes every later logit NaN: refuse the file.
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i]))
+      return Error(fmt::format("value {} at index {} is not finite (a damaged or badly converted checkpoint)",
+                               v[i], i),
+                   where);
   return v;
 }
 
@@ -474,9 +493,10 @@ Result<std::shared_ptr<Weights>> load_weights(const fs::path& path) {
     w->lm_head.w = std::move(*lm);
   }
   const int qdim = c.n_heads * c.head_dim;
-  w->layers.resize(c.n_layers);
+  // Layer by layer, so that a wrong num_hidden_layers fails at the first
+  // missing tensor instead of allocating every layer first.
   for (int l = 0; l < c.n_layers; ++l) {
-    auto& lw = w->layers[l];
+    auto& lw = w->layers.emplace_back();
     std::string p = fmt::format("model.layers.{}.", l);
     auto an = load_float(ctx, p + "input_layernorm.weight", {c.dim});
     if (!an) return an.error();
@@ -495,6 +515,15 @@ Result<std::shared_ptr<Weights>> load_weights(const fs::path& path) {
       *it.dst = std::move(*lin);
     }
   }
+  // A checkpoint with more layers than config.json names would load and
+  // produce wrong text.
+  const std::string next = fmt::format("model.layers.{}.", c.n_layers);
+  for (const std::string& name : ts->names())
+    if (name.rfind(next, 0) == 0)
+      return Error(fmt::format("the checkpoint has tensor '{}' but config.json says num_hidden_layers = {}: "
+                               "the config does not match the weights",
+                               name, c.n_layers),
+                   ts->describe());
   if (has_qc) {
     bool any = false;
     for (auto& L : w->layers) any |= L.wq.quantized();

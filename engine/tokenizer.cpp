@@ -16,6 +16,9 @@ Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::~Tokenizer() = default;
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Error("is a directory (expected a tokenizer.model file)", path.string());
   auto impl = std::make_unique<Impl>();
   auto st = impl->sp.Load(path.string());
   if (!st.ok())

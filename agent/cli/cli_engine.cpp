@@ -9,6 +9,7 @@
 #include "agent/cli/commands.h"
 #include "agent/grammar/grammar_processor.h"
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_loader.h"
@@ -250,13 +251,13 @@ void run_quantize(const QuantArgs& a, Context& ctx) {
       ctx.exit_code = 1;
       return;
     }
-    std::ifstream f(a.calib, std::ios::binary);
-    if (!f) {
-      fmt::print(stderr, "rewoo quantize: cannot read {}\n", a.calib);
+    auto read = read_whole_file(a.calib, "the calibration text");
+    if (!read) {
+      fmt::print(stderr, "rewoo quantize: {}\n", read.error().to_string());
       ctx.exit_code = 2;
       return;
     }
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string& text = *read;
     auto ids = (*tok)->encode(text, false);
     const size_t chunk = static_cast<size_t>(std::min((*w)->config.max_seq_len, 512)) - 1;
     for (size_t p = 0; p < ids.size(); p += chunk) {
@@ -292,13 +293,13 @@ void run_perplexity(const std::string& model, const std::string& tokenizer, cons
     ctx.exit_code = 1;
     return;
   }
-  std::ifstream f(text_file, std::ios::binary);
-  if (!f) {
-    fmt::print(stderr, "rewoo model perplexity: cannot read {}\n", text_file);
+  auto read = read_whole_file(text_file, "the text");
+  if (!read) {
+    fmt::print(stderr, "rewoo model perplexity: {}\n", read.error().to_string());
     ctx.exit_code = 2;
     return;
   }
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string& text = *read;
   auto ids = (*m)->tokenizer().encode(text, true);
   if (static_cast<int>(ids.size()) > (*m)->backend().max_seq_len()) ids.resize((*m)->backend().max_seq_len());
   Generator gen(**m);

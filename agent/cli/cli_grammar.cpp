@@ -19,6 +19,7 @@
 #include "agent/grammar/runtime_constraints.h"
 #include "agent/runtime.h"
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 #include "tools/builtin_tools.h"
 
 namespace rewoo::cli {
@@ -27,14 +28,14 @@ namespace {
 
 using agent::grammar::Grammar;
 
-bool read_input(const std::string& path, std::string* out) {
-  if (path == "-") {
-    *out = std::string(std::istreambuf_iterator<char>(std::cin), {});
-    return true;
+// Reads path ("-": stdin) into *out; otherwise prints why, prefixed by cmd.
+bool read_input(const std::string& path, std::string* out, const char* cmd) {
+  auto r = read_whole_file(path, "the input");
+  if (!r) {
+    std::fprintf(stderr, "rewoo grammar %s: %s\n", cmd, r.error().to_string().c_str());
+    return false;
   }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  *out = std::string(std::istreambuf_iterator<char>(f), {});
+  *out = std::move(*r);
   return true;
 }
 
@@ -64,8 +65,7 @@ void print_json(const nlohmann::json& j) {
 
 void run_check(const GrammarArgs& a, Context& ctx) {
   std::string text;
-  if (!read_input(a.file, &text)) {
-    std::fprintf(stderr, "rewoo grammar check: cannot read %s\n", a.file.c_str());
+  if (!read_input(a.file, &text, "check")) {
     ctx.exit_code = 2;
     return;
   }
@@ -86,8 +86,7 @@ void run_check(const GrammarArgs& a, Context& ctx) {
 
 void run_match(const GrammarArgs& a, Context& ctx) {
   std::string text, input;
-  if (!read_input(a.file, &text)) {
-    std::fprintf(stderr, "rewoo grammar match: cannot read %s\n", a.file.c_str());
+  if (!read_input(a.file, &text, "match")) {
     ctx.exit_code = 2;
     return;
   }
@@ -98,10 +97,12 @@ void run_match(const GrammarArgs& a, Context& ctx) {
     return;
   }
   if (a.input == "-" || a.input.empty()) {
-    input = std::string(std::istreambuf_iterator<char>(std::cin), {});
+    if (!read_input("-", &input, "match")) {
+      ctx.exit_code = 2;
+      return;
+    }
   } else if (a.input_is_file) {
-    if (!read_input(a.input, &input)) {
-      std::fprintf(stderr, "rewoo grammar match: cannot read %s\n", a.input.c_str());
+    if (!read_input(a.input, &input, "match")) {
       ctx.exit_code = 2;
       return;
     }
@@ -133,8 +134,7 @@ void run_match(const GrammarArgs& a, Context& ctx) {
 
 void run_from_schema(const GrammarArgs& a, Context& ctx) {
   std::string text;
-  if (!read_input(a.schema, &text)) {
-    std::fprintf(stderr, "rewoo grammar from-schema: cannot read %s\n", a.schema.c_str());
+  if (!read_input(a.schema, &text, "from-schema")) {
     ctx.exit_code = 2;
     return;
   }

@@ -1,11 +1,8 @@
 // rewoo plan check / rewoo exec: check and run reWOO plans.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -21,6 +18,7 @@
 #include "agent/executor.h"
 #include "agent/plan_parser.h"
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 #include "engine/base/trace.h"
 #include "tools/builtin_tools.h"
 #include "tools/config.h"
@@ -39,25 +37,7 @@ struct PlanInput {
 std::string display_name(const std::string& file) { return file == "-" ? "<stdin>" : file; }
 
 Result<std::string> read_input(const std::string& file) {
-  if (file == "-") {
-    struct stat st {};
-    if (fstat(0, &st) != 0) return Error("cannot read the plan from stdin: it is closed");
-    if (S_ISDIR(st.st_mode)) return Error("cannot read the plan from stdin: it is a directory");
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    if (std::cin.bad()) return Error("cannot read the plan from stdin");
-    return ss.str();
-  }
-  std::error_code ec;
-  if (std::filesystem::is_directory(file, ec))
-    return Error("is a directory, not a plan file", file);
-  std::ifstream f(file, std::ios::binary);
-  if (!f) return Error("cannot read the plan file", file);
-  try {
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  } catch (const std::exception& e) {
-    return Error(std::string("cannot read the plan file: ") + e.what(), file);
-  }
+  return read_whole_file(file, "the plan file");
 }
 
 // Text as it is, NUL bytes included (a plan may carry them into its answer).

@@ -11,6 +11,7 @@
 
 #include "agent/cli/commands.h"
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 #include "tools/html/main_text.h"
 #include "tools/http/charset.h"
 #include "tools/http/http_client.h"
@@ -172,20 +173,13 @@ void register_extract(CLI::App& app, Context& ctx) {
       "  curl -s https://example.com/ | rewoo extract - --links --url https://example.com/\n"
       "  zcat ../shared/data/html/article-extraction-dev/html/<id>.html.gz | rewoo extract");
   cmd->callback([&ctx, file, base, links, all, json] {
-    std::string html;
-    if (*file == "-") {
-      html.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-      std::ifstream in(*file, std::ios::binary);
-      if (!in) {
-        std::fprintf(stderr, "rewoo: cannot read %s\n", file->c_str());
-        ctx.exit_code = 2;
-        return;
-      }
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      html = ss.str();
+    auto read = read_whole_file(*file, "the HTML file");
+    if (!read) {
+      std::fprintf(stderr, "rewoo extract: %s\n", read.error().to_string().c_str());
+      ctx.exit_code = 2;
+      return;
     }
+    std::string html = std::move(*read);
     auto dec = tools::http::decode_to_utf8(html, "", true);
     if (*links) {
       auto l = tools::html::extract_links(dec.text, *base);

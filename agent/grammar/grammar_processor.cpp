@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/grammar/json_schema.h"
+#include "engine/base/read_file.h"
 
 namespace rewoo::agent::grammar {
 
@@ -24,9 +25,9 @@ Result<std::shared_ptr<GrammarProcessor>> grammar_processor_from_files(const std
                                                                        const std::string& schema_file,
                                                                        const engine::Tokenizer& tok) {
   const std::string& path = gbnf_file.empty() ? schema_file : gbnf_file;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Error("cannot read " + path);
-  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto read = read_whole_file(path, gbnf_file.empty() ? "the schema file" : "the grammar file");
+  if (!read) return read.error();
+  std::string text = std::move(*read);
   if (gbnf_file.empty()) {
     nlohmann::json schema;
     try {

@@ -329,3 +329,69 @@ TEST_CASE("Model::load: tokenizer problems") {
   REQUIRE_FALSE(m.ok());
   CHECK(has(m.error().to_string(), "bad.model"));
 }
+
+TEST_CASE("config sizes past any Llama, layer counts that disagree, non-finite weights") {
+  SUBCASE("a huge num_hidden_layers fails at the first missing layer, allocating nothing first") {
+    rewoo::test::TempDir tmp;
+    make_model(tmp.path());
+    auto cfg = read_json(tmp / "config.json");
+    cfg["num_hidden_layers"] = 1000;
+    write_json(tmp / "config.json", cfg);
+    std::string e = load_error(tmp.path());
+    CHECK(has(e, "model.layers.1.input_layernorm.weight"));
+    CHECK(has(e, "missing"));
+  }
+  SUBCASE("limits name the field") {
+    for (auto [field, value] : std::initializer_list<std::pair<const char*, int64_t>>{
+             {"num_hidden_layers", 4194304}, {"max_position_embeddings", 1 << 24},
+             {"head_dim", 1 << 28}, {"vocab_size", 1 << 30}}) {
+      rewoo::test::TempDir tmp;
+      make_model(tmp.path());
+      auto cfg = read_json(tmp / "config.json");
+      cfg[field] = value;
+      write_json(tmp / "config.json", cfg);
+      std::string e = load_error(tmp.path());
+      CHECK_MESSAGE(has(e, std::string(field) + " = " + std::to_string(value) +
+                               " is larger than rewoo supports"),
+                    e);
+    }
+  }
+  SUBCASE("tensors of layers past num_hidden_layers") {
+    rewoo::test::TempDir tmp;
+    auto w = random_weights(rewoo::test::small_config(64, 96, 2, 4, 2, 64), {4, 32, true, 3});
+    REQUIRE(w.ok());
+    REQUIRE(save_model_dir(**w, tmp.path()).ok());
+    auto cfg = read_json(tmp / "config.json");
+    cfg["num_hidden_layers"] = 1;
+    write_json(tmp / "config.json", cfg);
+    std::string e = load_error(tmp.path());
+    CHECK(has(e, "the checkpoint has tensor 'model.layers.1."));
+    CHECK(has(e, "num_hidden_layers = 1"));
+  }
+  SUBCASE("a NaN scale or an infinite norm weight") {
+    for (const char* name : {"model.layers.0.self_attn.q_proj.scales", "model.norm.weight"}) {
+      rewoo::test::TempDir tmp;
+      make_model(tmp.path());
+      rewrite_tensors(tmp.path(), [&](auto& ts) {
+        for (auto& t : ts)
+          if (t.name == name) {
+            const bool f16 = t.dtype == StDType::kF16;
+            const uint32_t bad = f16 ? 0x7fffu : 0x7f800000u;  // NaN, +inf
+            std::memcpy(t.bytes.data() + (f16 ? 2 : 4) * 3, &bad, f16 ? 2 : 4);
+          }
+      });
+      std::string e = load_error(tmp.path());
+      CHECK_MESSAGE(has(e, name), e);
+      CHECK_MESSAGE(has(e, "at index 3 is not finite"), e);
+    }
+  }
+  SUBCASE("a tokenizer path that is a directory") {
+    rewoo::test::TempDir tmp;
+    make_model(tmp.path());
+    LoadOptions lo;
+    lo.tokenizer_path = tmp.path();
+    auto m = Model::load(tmp.path(), lo);
+    REQUIRE_FALSE(m.ok());
+    CHECK(has(m.error().to_string(), "is a directory (expected a tokenizer.model file)"));
+  }
+}

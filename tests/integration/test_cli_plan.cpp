@@ -216,9 +216,10 @@ TEST_CASE("cli: exec --json on an invalid plan, bad --timeout, a directory, NUL 
   // A directory is a usage error (exit 2), named as such.
   rewoo::test::TempDir tmp;
   CHECK(run_rewoo("plan check '" + tmp.path().string() + "'", &out) == 2);
-  CHECK(out.find("is a directory, not a plan file") != std::string::npos);
+  CHECK(out.find("the plan file is a directory, not a file") != std::string::npos);
   CHECK(run_rewoo("plan check - < '" + tmp.path().string() + "'", &out) == 2);
-  CHECK(out.find("cannot read the plan from stdin") != std::string::npos);
+  CHECK(out.find("cannot read the plan file from standard input: it is a directory") !=
+        std::string::npos);
 
   // The answer is printed whole, NUL bytes and all.
   const auto plan = tmp / "nul.plan";
