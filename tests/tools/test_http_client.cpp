@@ -251,3 +251,38 @@ TEST_CASE("charset: header, meta, detection, wrong declarations, BOMs") {
   auto unknown = decode_to_utf8("plain", "text/html; charset=x-no-such-charset", true);
   CHECK(unknown.text == "plain");
 }
+
+TEST_CASE("charset: UTF-8 is checked strictly; labels that are not web encodings are ignored") {
+  // Surrogates, overlong forms and code points past U+10FFFF are not UTF-8.
+  for (const char* bad : {"\xed\xa0\x80", "\xe0\x80\x80", "\xc0\xaf", "\xf0\x80\x80\xaf",
+                          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82"})
+    CHECK_MESSAGE(!is_valid_utf8(std::string("a ") + bad + " b"), bad);
+  for (const char* good : {"\xed\x9f\xbf", "\xee\x80\x80", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf",
+                           "\xc2\x80", "caf\xc3\xa9"})
+    CHECK_MESSAGE(is_valid_utf8(std::string("a ") + good + " b"), good);
+  auto d = decode_to_utf8("Hi \xed\xa0\x80 there", "text/plain; charset=utf-8", false);
+  CHECK(is_valid_utf8(d.text));
+  CHECK(d.text.find("\xed\xa0\x80") == std::string::npos);
+
+  // <meta> labels browsers do not know (utf-7, utf-32, ucs-4, EBCDIC) leave an
+  // ASCII page as it is; a <meta> saying UTF-16 means UTF-8.
+  const std::string page = "<html><head><meta charset=\"X\"></head><body><p>Plain page text.</p></body></html>";
+  for (const char* label : {"utf-32", "utf-7", "ucs-4", "cp037", "wchar_t", "utf-16", "ucs-2", "unicode"}) {
+    std::string html = page;
+    html.replace(html.find('X'), 1, label);
+    auto r = decode_to_utf8(html, "", true);
+    CHECK_MESSAGE(r.text == html, label << ": " << r.charset);
+  }
+  // An HTTP header saying UTF-16LE is honoured for a BOM-less UTF-16 body.
+  std::string u16;
+  for (char ch : std::string("<p>h\xe9llo</p>")) {
+    u16.push_back(ch);
+    u16.push_back('\0');
+  }
+  auto r = decode_to_utf8(u16, "text/html; charset=utf-16le", true);
+  CHECK(r.text == "<p>h\xc3\xa9llo</p>");
+  CHECK(r.charset == "utf-16le");
+  // ... but not for a page that is plainly UTF-8 (no NUL byte in it).
+  r = decode_to_utf8("<p>plain</p>", "text/html; charset=utf-16", true);
+  CHECK(r.text == "<p>plain</p>");
+}

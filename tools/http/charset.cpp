@@ -23,16 +23,61 @@ std::string lower_trim(std::string_view s) {
   return r;
 }
 
-// WHATWG label normalisation for the names that matter in practice.
+// A charset label as the WHATWG Encoding Standard maps it (the labels that
+// occur in practice), or "" for one that is not a web encoding at all
+// (utf-7, utf-32, ucs-4, EBCDIC ...): such declarations are ignored, as
+// browsers do, instead of decoding the page into noise.
 std::string canonical(std::string cs) {
-  if (cs == "utf8" || cs == "unicode-1-1-utf-8") return "utf-8";
+  if (cs == "utf-8" || cs == "utf8" || cs == "unicode-1-1-utf-8" || cs == "x-unicode20utf8")
+    return "utf-8";
   if (cs == "iso-8859-1" || cs == "latin1" || cs == "us-ascii" || cs == "ascii" ||
-      cs == "iso8859-1" || cs == "l1" || cs == "cp1252")
+      cs == "iso8859-1" || cs == "iso_8859-1" || cs == "l1" || cs == "cp1252" || cs == "cp819" ||
+      cs == "ibm819" || cs == "x-cp1252" || cs == "windows-1252")
     return "windows-1252";
-  if (cs == "gb2312" || cs == "gbk" || cs == "x-gbk") return "gb18030";
-  if (cs == "shift-jis" || cs == "sjis" || cs == "x-sjis") return "shift_jis";
-  if (cs == "ks_c_5601-1987" || cs == "euc-kr") return "cp949";
-  return cs;
+  if (cs == "gb2312" || cs == "gbk" || cs == "x-gbk" || cs == "gb18030" || cs == "chinese" ||
+      cs == "csgb2312")
+    return "gb18030";
+  if (cs == "shift-jis" || cs == "shift_jis" || cs == "sjis" || cs == "x-sjis" ||
+      cs == "ms_kanji" || cs == "windows-31j" || cs == "csshiftjis")
+    return "shift_jis";
+  if (cs == "ks_c_5601-1987" || cs == "euc-kr" || cs == "korean" || cs == "windows-949")
+    return "cp949";
+  if (cs == "big5" || cs == "big5-hkscs" || cs == "cn-big5" || cs == "x-x-big5") return "big5";
+  if (cs == "euc-jp" || cs == "x-euc-jp") return "euc-jp";
+  if (cs == "iso-2022-jp") return "iso-2022-jp";
+  if (cs == "koi8-r" || cs == "koi8" || cs == "koi" || cs == "cskoi8r") return "koi8-r";
+  if (cs == "koi8-u" || cs == "koi8-ru") return "koi8-u";
+  if (cs == "ibm866" || cs == "cp866" || cs == "866") return "ibm866";
+  if (cs == "macintosh" || cs == "mac" || cs == "x-mac-roman") return "macintosh";
+  if (cs == "x-mac-cyrillic" || cs == "x-mac-ukrainian" || cs == "mac-cyrillic" || cs == "maccyrillic")
+    return "mac-cyrillic";
+  if (cs == "windows-874" || cs == "tis-620" || cs == "iso-8859-11" || cs == "dos-874")
+    return "cp874";
+  // windows-1250 .. 1258 and their cp / x-cp spellings
+  for (const char* prefix : {"windows-", "cp", "x-cp"}) {
+    const std::string p(prefix);
+    if (cs.size() == p.size() + 4 && cs.compare(0, p.size(), p) == 0 &&
+        cs.compare(p.size(), 3, "125") == 0 && cs.back() >= '0' && cs.back() <= '8')
+      return "windows-125" + std::string(1, cs.back());
+  }
+  // iso-8859-N (and isoN / iso_8859-N / latinN spellings of the main ones)
+  static const char* const kIso[][2] = {
+      {"iso-8859-2", "iso-8859-2"},   {"latin2", "iso-8859-2"},     {"iso-8859-3", "iso-8859-3"},
+      {"iso-8859-4", "iso-8859-4"},   {"iso-8859-5", "iso-8859-5"}, {"cyrillic", "iso-8859-5"},
+      {"iso-8859-6", "iso-8859-6"},   {"arabic", "iso-8859-6"},     {"iso-8859-7", "iso-8859-7"},
+      {"greek", "iso-8859-7"},        {"iso-8859-8", "iso-8859-8"}, {"hebrew", "iso-8859-8"},
+      {"iso-8859-8-i", "iso-8859-8"}, {"iso-8859-10", "iso-8859-10"},
+      {"iso-8859-13", "iso-8859-13"}, {"iso-8859-14", "iso-8859-14"},
+      {"iso-8859-15", "iso-8859-15"}, {"latin9", "iso-8859-15"},   {"iso-8859-16", "iso-8859-16"},
+      {"iso-8859-9", "windows-1254"}, {"latin5", "windows-1254"}};
+  for (const auto& [label, name] : kIso)
+    if (cs == label) return name;
+  // UTF-16 labels (only a BOM or an HTTP header can mean them; see decode_to_utf8)
+  if (cs == "utf-16" || cs == "utf-16le" || cs == "unicode" || cs == "ucs-2" ||
+      cs == "csunicode" || cs == "iso-10646-ucs-2" || cs == "unicodefeff")
+    return "utf-16le";
+  if (cs == "utf-16be" || cs == "unicodefffe") return "utf-16be";
+  return "";
 }
 
 // The charset value after "charset=" in s, or "".
@@ -91,18 +136,42 @@ bool convert(std::string_view in, const std::string& from, std::string* out) {
   return true;
 }
 
-// Replaces invalid UTF-8 sequences with U+FFFD.
+// Length of the well-formed UTF-8 sequence at s[i] (Unicode table 3-7: no
+// overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+size_t utf8_len(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return len;
+}
+
+// Replaces ill-formed UTF-8 with U+FFFD, one per bad byte.
 std::string repair_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 2 && c < 0xC2) ok = false;  // overlong
-    if (ok) {
+    const size_t len = utf8_len(s, i);
+    if (len) {
       out.append(s.substr(i, len));
       i += len;
     } else {
@@ -148,15 +217,12 @@ std::string charset_from_meta(std::string_view html) {
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
       ++i;
       continue;
     }
-    size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size() || (len == 2 && c < 0xC2)) return false;
-    for (size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    const size_t len = utf8_len(s, i);
+    if (!len) return false;
     i += len;
   }
   return true;
@@ -183,13 +249,20 @@ DecodedText decode_to_utf8(std::string_view body, const std::string& content_typ
     std::string cs, source;
   };
   std::vector<Candidate> cands;
-  std::string h = charset_from_content_type(content_type);
-  if (!h.empty()) cands.push_back({canonical(h), "header"});
+  const bool valid_utf8 = is_valid_utf8(body);
+  std::string h = canonical(charset_from_content_type(content_type));
+  // An HTTP header may say UTF-16 (the WHATWG rules honour it); a page that
+  // is valid UTF-8 without a NUL byte in it was mislabelled.
+  if ((h == "utf-16le" || h == "utf-16be") && valid_utf8 &&
+      body.find('\0') == std::string_view::npos)
+    h.clear();
+  if (!h.empty()) cands.push_back({h, "header"});
   if (is_html) {
-    std::string m = charset_from_meta(body);
-    if (!m.empty()) cands.push_back({canonical(m), "meta"});
+    std::string m = canonical(charset_from_meta(body));
+    // A <meta> readable as ASCII can't be in UTF-16: it means UTF-8.
+    if (m == "utf-16le" || m == "utf-16be") m = "utf-8";
+    if (!m.empty()) cands.push_back({m, "meta"});
   }
-  bool valid_utf8 = is_valid_utf8(body);
   for (const auto& c : cands) {
     if (c.cs == "utf-8") {
       if (!valid_utf8) continue;  // declared UTF-8 but isn't: don't believe it
@@ -198,7 +271,6 @@ DecodedText decode_to_utf8(std::string_view body, const std::string& content_typ
       r.source = c.source;
       return r;
     }
-    if (c.cs == "utf-16" || c.cs == "utf-16le" || c.cs == "utf-16be") continue;  // a <meta> can't say so
     // A single-byte declaration on text that is valid UTF-8 with non-ASCII in
     // it is far more often wrong than right.
     if (valid_utf8 && c.cs == "windows-1252") {
