@@ -62,6 +62,18 @@ TEST_CASE("HtmlDocument: hostile input never crashes and nesting is capped") {
   CHECK(page.text == "x");
 }
 
+TEST_CASE("HtmlDocument: an absurd number of tags is parsed up to kMaxNodes") {
+  // 8 MB of bare tags (what a fetch may return) took 25 s and 700 MB.
+  std::string dense = "<body><p>first";
+  for (int i = 0; i < 2000000; ++i) dense += "<p>x";
+  auto doc = HtmlDocument::parse(dense);
+  CHECK(doc.truncated());
+  CHECK(static_cast<size_t>(doc.size()) <= HtmlDocument::kMaxNodes + 8);
+  auto page = extract_main_text(dense);
+  CHECK(page.text.rfind("first\n", 0) == 0);
+  CHECK_FALSE(HtmlDocument::parse("<p>a few <b>tags</b>").truncated());
+}
+
 TEST_CASE("HtmlDocument / extract_main_text: mutated real pages never crash, stay fast") {
   auto pages = rewoo::bench::load_pages(rewoo::test::data_dir() / "html" / "article-extraction-dev");
   REQUIRE(pages.size() > 5);

@@ -101,3 +101,10 @@ TEST_CASE("builtin tools: the seed's names are registered; placeholders fail cle
     CHECK(r.text.rfind(n + " is not available in this build: ", 0) == 0);
   }
 }
+
+TEST_CASE("links: a page of more than 200,000 tags is read up to there") {
+  std::string page = "<html><body><a href='https://first.example/'>a</a>";
+  for (int i = 0; i < 300000; ++i) page += "<p>x";
+  page += "<a href='https://last.example/'>z</a></body></html>";
+  CHECK(extract_links(page) == V{"https://first.example/"});
+}

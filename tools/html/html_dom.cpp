@@ -372,6 +372,10 @@ HtmlDocument HtmlDocument::parse(std::string_view s) {
   const size_t n = s.size();
   std::string name;
   while (i < n) {
+    if (doc.nodes_.size() >= kMaxNodes) {  // hostile or absurd markup: keep what came first
+      doc.truncated_ = true;
+      break;
+    }
     size_t lt = s.find('<', i);
     if (lt == std::string_view::npos) {
       b.text(s.substr(i), true);
