@@ -15,6 +15,7 @@
 #include "tools/html/main_text.h"
 #include "tools/http/charset.h"
 #include "tools/http/http_client.h"
+#include "tools/http/url.h"
 #include "tools/web/page_text.h"
 #include "tools/web/web_config.h"
 #include "tools/web/web_tools.h"
@@ -43,7 +44,10 @@ void add_web_flags(CLI::App* cmd, WebFlags& f) {
                   "address range the SSRF guard lets through, e.g. 127.0.0.1/32 (repeatable)");
   cmd->add_option("--cache", f.cache, "cache directory (responses stored by URL)");
   cmd->add_flag("--replay", f.replay, "serve only from the cache; never touch the network");
-  cmd->add_option("--timeout-ms", f.timeout_ms, "total time limit per transfer");
+  cmd->add_option("--timeout-ms", f.timeout_ms,
+                  "total time limit per transfer, redirects included (1 to 600000; default: the "
+                  "config's, 30000)")
+      ->check(CLI::Range(1L, 600000L));
   cmd->add_flag("--json", f.json, "machine-readable output");
 }
 
@@ -173,6 +177,13 @@ void register_extract(CLI::App& app, Context& ctx) {
       "  curl -s https://example.com/ | rewoo extract - --links --url https://example.com/\n"
       "  zcat ../shared/data/html/article-extraction-dev/html/<id>.html.gz | rewoo extract");
   cmd->callback([&ctx, file, base, links, all, json] {
+    if (!base->empty()) {
+      if (auto u = tools::http::parse_http_url(*base); !u) {
+        std::fprintf(stderr, "rewoo extract: --url: %s\n", u.error().to_string().c_str());
+        ctx.exit_code = 2;
+        return;
+      }
+    }
     auto read = read_whole_file(*file, "the HTML file");
     if (!read) {
       std::fprintf(stderr, "rewoo extract: %s\n", read.error().to_string().c_str());

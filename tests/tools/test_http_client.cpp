@@ -82,7 +82,8 @@ TEST_CASE("HttpClient: faults give clear errors and nothing hangs") {
   std::vector<std::string> urls = {srv.url("/slow?ms=5000"), srv.url("/stall"),      srv.url("/endless"),
                                    srv.url("/reset"),        srv.url("/close-early"), srv.url("/status/404"),
                                    srv.url("/status/500"),   srv.url("/status/503"),
-                                   "http://no-such-host.invalid/", "http://127.0.0.1:1/"};
+                                   "http://no-such-host.invalid/", "http://127.0.0.1:1/",
+                                   srv.url("/not-http"),     srv.url("/brotli")};
   auto rs = c->get_many(urls);
   double took = seconds_since(t0);
   CHECK(took < 6.0);  // all concurrently, each bounded by 1.5 s
@@ -91,7 +92,9 @@ TEST_CASE("HttpClient: faults give clear errors and nothing hangs") {
                                      "connection failed mid-transfer", "HTTP 404 Not Found",
                                      "HTTP 500 Internal Server Error", "HTTP 503 Service Unavailable",
                                      "DNS lookup failed: host 'no-such-host.invalid'",
-                                     "could not connect to 127.0.0.1"};
+                                     "could not connect to 127.0.0.1",
+                                     "the server's reply is not HTTP (no status line)",
+                                     "bad compressed body"};
   for (size_t i = 0; i < urls.size(); ++i) {
     REQUIRE_MESSAGE(!rs[i], urls[i]);
     const auto& m = rs[i].error().message;

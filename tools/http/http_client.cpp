@@ -141,10 +141,16 @@ struct HttpClient::Impl {
         if (t.cap_hit || rc == CURLE_FILESIZE_EXCEEDED)
           return "response body larger than the cap of " + std::to_string(opts.max_body_bytes) +
                  " bytes; stopped reading";
-        return "write error (" + detail + ")";
+        // curl reports a body it could not decode (an unknown or corrupt
+        // Content-Encoding) as a failed write of the decoded data.
+        return "the reply's body could not be decoded (Content-Encoding gzip and deflate are "
+               "supported; " + detail + ")";
       case CURLE_BAD_CONTENT_ENCODING:
         return "bad compressed body (Content-Encoding could not be decoded: " + detail + ")";
       case CURLE_UNSUPPORTED_PROTOCOL:
+        // (also a reply that is not HTTP at all: curl calls it HTTP/0.9)
+        if (detail.find("HTTP/0.9") != std::string::npos)
+          return "the server's reply is not HTTP (no status line): " + detail;
         return "scheme not allowed (only http and https): " + detail;
       case CURLE_RECV_ERROR:
       case CURLE_SEND_ERROR:
