@@ -213,6 +213,17 @@ TEST_CASE("HttpClient: the cache serves repeats, and replay mode never touches t
   auto re = expired->get(srv.url("/article/5"));
   REQUIRE(re);
   CHECK_FALSE(re->from_cache);
+  // A client whose guard refuses the address does not get the page from the
+  // cache either (replay mode excepted: it never connects anywhere).
+  HttpOptions guarded = o;
+  guarded.cache_ttl_seconds = 3600;
+  guarded.allow_ranges.clear();
+  auto strict = make(guarded);
+  auto refused = strict->get(srv.url("/article/5"));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("refused by the address guard") != std::string::npos);
+  guarded.replay = true;
+  CHECK(make(guarded)->get(srv.url("/article/5")));
   // Replay without a cache directory is a configuration error.
   HttpOptions bad;
   bad.replay = true;

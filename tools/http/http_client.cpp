@@ -1,9 +1,12 @@
 #include "tools/http/http_client.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -211,6 +214,23 @@ struct HttpClient::Impl {
     return true;
   }
 
+  // Whether the address guard refuses url's host as written (an address
+  // literal, or localhost).
+  bool guarded(const std::string& url) const {
+    auto parts = parse_http_url(url);
+    if (!parts) return true;
+    std::string h = parts->host;
+    for (char& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!h.empty() && h.back() == '.') h.pop_back();
+    if (h == "localhost" || (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0)) {
+      sockaddr_in lo{};
+      lo.sin_family = AF_INET;
+      lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      return guard.refusal(reinterpret_cast<const sockaddr*>(&lo)).has_value();
+    }
+    return guard.refusal_for_literal(parts->host).has_value();
+  }
+
   // Parses and pre-checks a hop's URL; fills t's current/host/key.
   Status aim(Transfer& t, const std::string& url) {
     auto parts = parse_http_url(url);
@@ -267,7 +287,13 @@ std::vector<Result<HttpResponse>> HttpClient::get_many(const std::vector<std::st
   for (size_t i = 0; i < urls.size(); ++i) {
     const std::string& url = urls[i];
     if (im.cache) {
-      if (auto c = im.cache->get(url, im.opts.replay)) {
+      auto c = im.cache->get(url, im.opts.replay);
+      // Outside replay mode a cached page is served only where a fetch would
+      // be allowed now: a page of a loopback or private address cached
+      // under another --allow goes to the fetch, which the guard refuses.
+      // (Names are not resolved for this; literals and localhost are checked.)
+      if (c && !im.opts.replay && (im.guarded(url) || im.guarded(c->final_url))) c.reset();
+      if (c) {
         HttpResponse resp;
         resp.url = url;
         resp.final_url = c->final_url;
