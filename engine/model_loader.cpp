@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/base/read_file.h"
 #include "engine/half.h"
 #include "engine/safetensors.h"
 
@@ -21,10 +22,10 @@ using json = nlohmann::json;
 namespace {
 
 Result<json> read_json(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Error("cannot open", file.string());
+  auto text = read_whole_file(file, file.filename().string());
+  if (!text) return text.error();
   try {
-    json j = json::parse(in);
+    json j = json::parse(*text);
     if (!j.is_object()) return Error("expected a JSON object", file.string());
     return j;
   } catch (const std::exception& e) {

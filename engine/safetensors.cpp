@@ -72,9 +72,13 @@ SafetensorsFile::~SafetensorsFile() {
 
 Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string where = path.string();
+  // Checked before open(): opening a FIFO would wait for a writer forever.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error(fmt::format("cannot open: {}", std::strerror(errno)), where);
+  if (S_ISDIR(st.st_mode)) return Error("is a directory, not a safetensors file", where);
+  if (!S_ISREG(st.st_mode)) return Error("is not a regular file (a FIFO, socket or device)", where);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error(fmt::format("cannot open: {}", std::strerror(errno)), where);
-  struct stat st {};
   if (fstat(fd, &st) != 0) {
     ::close(fd);
     return Error("cannot stat file", where);
@@ -86,7 +90,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::filesy
   }
   void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (m == MAP_FAILED) return Error("cannot memory-map file", where);
+  if (m == MAP_FAILED) return Error(fmt::format("cannot memory-map file: {}", std::strerror(errno)), where);
   std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());  // private ctor
   f->path_ = path;
   f->map_ = m;
@@ -216,6 +220,7 @@ Result<TensorSet> TensorSet::open(const std::filesystem::path& path) {
         weight_map[k] = fn;
         shard_names.insert(fn);
       }
+      if (shard_names.empty()) return Error("'weight_map' lists no tensors", index.string());
       for (auto& s : shard_names) files.push_back(path / s);
     } else {
       for (auto& e : fs::directory_iterator(path))

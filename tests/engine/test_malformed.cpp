@@ -2,6 +2,8 @@
 // expectation, never a crash.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -393,5 +395,30 @@ TEST_CASE("config sizes past any Llama, layer counts that disagree, non-finite w
     auto m = Model::load(tmp.path(), lo);
     REQUIRE_FALSE(m.ok());
     CHECK(has(m.error().to_string(), "is a directory (expected a tokenizer.model file)"));
+  }
+}
+
+TEST_CASE("a model folder whose files are not files") {
+  SUBCASE("model.safetensors is a directory, or a FIFO (which must not block)") {
+    rewoo::test::TempDir tmp;
+    make_model(tmp.path());
+    fs::remove(tmp / "model.safetensors");
+    fs::create_directory(tmp / "model.safetensors");
+    CHECK(has(load_error(tmp.path()), "is a directory, not a safetensors file"));
+    fs::remove(tmp / "model.safetensors");
+    REQUIRE(mkfifo((tmp / "model.safetensors").c_str(), 0600) == 0);
+    CHECK(has(load_error(tmp.path()), "is not a regular file (a FIFO, socket or device)"));
+  }
+  SUBCASE("an index with an empty weight_map, a missing config.json") {
+    rewoo::test::TempDir tmp;
+    make_model(tmp.path());
+    fs::rename(tmp / "model.safetensors", tmp / "model-00001-of-00001.safetensors");
+    write_bytes(tmp / "model.safetensors.index.json", R"({"weight_map": {}})");
+    std::string e = load_error(tmp.path());
+    CHECK(has(e, "model.safetensors.index.json: 'weight_map' lists no tensors"));
+    fs::remove(tmp / "config.json");
+    e = load_error(tmp.path());
+    CHECK(has(e, "config.json"));
+    CHECK(has(e, "No such file or directory"));
   }
 }
