@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +40,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "rewoo: error: out of memory (the model, its context length or an input is "
+                 "larger than this machine's memory allows)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rewoo: error: %s\n", e.what());
     return 1;
