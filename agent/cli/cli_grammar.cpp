@@ -241,8 +241,10 @@ void register_grammar_commands(CLI::App& app, Context& ctx) {
   fs->add_option("--whitespace", a->whitespace,
                  "GBNF for the space allowed around JSON punctuation (default: none, compact JSON)");
   fs->add_option("--any-order-limit", a->any_order,
-                 "objects with at most this many properties accept them in any order")
-      ->capture_default_str();
+                 "objects with at most this many properties (0 to 8) accept them in any order; "
+                 "larger ones take them in sorted key order")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8));
   fs->footer(
       "Supported: type, enum, const, properties, required, additionalProperties, items, prefixItems,\n"
       "minItems/maxItems, minLength/maxLength, pattern, minimum/maximum/exclusive*, anyOf, oneOf\n"
@@ -260,7 +262,9 @@ void register_grammar_commands(CLI::App& app, Context& ctx) {
 
   auto* call = grammar->add_subcommand("call", "Print the function-call grammar the agent decodes under, for the built-in tools");
   call->add_option("--tools", a->tools_csv, "only these tools (comma-separated)");
-  call->add_option("--format", a->format, "json or yaml")->capture_default_str();
+  call->add_option("--format", a->format, "json or yaml")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "yaml", "JSON", "YAML"}));
   call->footer("Example:\n  rewoo grammar call --format yaml");
   call->callback([a, &ctx] { run_call(*a, ctx); });
 }

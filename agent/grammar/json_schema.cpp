@@ -113,9 +113,15 @@ class SchemaConverter {
   explicit SchemaConverter(const SchemaOptions& o) : o_(o) { w_ = o_.whitespace.empty() ? " " : " ws "; }
 
   Result<Expr> add(const json& schema) {
+    if (nested_deeper_than(schema, 256)) return err("#", "schema nested more than 256 levels deep");
     root_ = &schema;
     ++schema_count_;
-    auto e = visit(schema, "#", 0);
+    Result<Expr> e = Expr();
+    try {
+      e = visit(schema, "#", 0);
+    } catch (const json::exception& x) {  // a shape check missed: still an error, not a crash
+      e = err("#", std::string("malformed schema: ") + x.what());
+    }
     root_ = nullptr;
     return e;
   }
@@ -232,7 +238,36 @@ class SchemaConverter {
       if (!(ok(*t) || (t->is_array() && std::all_of(t->begin(), t->end(), ok))))
         return err(path, "bad 'type': " + json_text(*t));
     }
+    // The shapes of the structural keywords, before anything walks them.
+    for (const char* k : {"properties", "$defs", "definitions"})
+      if (auto v = s.find(k); v != s.end() && !v->is_object())
+        return err(path, fmt::format("'{}' must be an object of schemas, got {}", k, json_text(*v)));
+    for (const char* k : {"allOf", "anyOf", "oneOf"})
+      if (auto v = s.find(k); v != s.end() && (!v->is_array() || v->empty()))
+        return err(path, fmt::format("'{}' must be a non-empty array of schemas, got {}", k, json_text(*v)));
+    for (const char* k : {"prefixItems", "enum"})
+      if (auto v = s.find(k); v != s.end() && !v->is_array())
+        return err(path, fmt::format("'{}' must be an array, got {}", k, json_text(*v)));
+    if (auto v = s.find("required"); v != s.end() &&
+        (!v->is_array() || !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_string(); })))
+      return err(path, "'required' must be an array of property names, got " + json_text(*v));
+    if (auto v = s.find("nullable"); v != s.end() && !v->is_boolean())
+      return err(path, "'nullable' must be true or false, got " + json_text(*v));
     return {};
+  }
+
+  // Deeper than `limit` levels of arrays and objects (walked without
+  // recursion: copying such a value recursively overflows the stack).
+  static bool nested_deeper_than(const json& j, int limit) {
+    std::vector<std::pair<const json*, int>> stack{{&j, 0}};
+    while (!stack.empty()) {
+      auto [v, d] = stack.back();
+      stack.pop_back();
+      if (d > limit) return true;
+      if (v->is_structured())
+        for (const json& c : *v) stack.push_back({&c, d + 1});
+    }
+    return false;
   }
 
   // allOf of two schemas as one schema (exact for the supported keywords).
@@ -620,7 +655,8 @@ class SchemaConverter {
     if (extra) extra_member = key_except(names) + w_ + "\":\"" + w_ + *extra;
     const std::string open = "\"{\"" + w_, close = w_ + "\"}\"", comma = w_ + "\",\"" + w_;
     size_t n = members.size();
-    if (static_cast<int>(n) <= o_.any_order_limit) {
+    // (any order costs 2^n states: the limit is capped at 8)
+    if (static_cast<int>(n) <= std::min(o_.any_order_limit, 8)) {
       uint32_t req = 0;
       for (size_t i = 0; i < n; ++i)
         if (members[i].required) req |= 1u << i;
@@ -651,7 +687,9 @@ class SchemaConverter {
       };
       return "(" + open + state(0, true) + ")";
     }
-    // Many members: schema order, optional ones skippable, extras at the end.
+    // Many members: in key order (a parsed schema's objects keep their keys
+    // sorted, as the prompt shows them), optional ones skippable, extras at
+    // the end.
     std::map<std::pair<size_t, bool>, std::string> memo;
     std::function<std::string(size_t, bool)> at = [&](size_t i, bool first) -> std::string {
       auto key = std::make_pair(i, first);
@@ -684,11 +722,23 @@ class SchemaConverter {
     if (it == s.end() || !it->is_number()) return std::nullopt;
     return it->get<double>();
   }
-  static std::optional<long> count(const json& s, const char* k) {
+  // A count keyword (minLength, maxItems ...): a minimum rounds up, a maximum
+  // down (at most 2.5 items is at most 2); negative or past what a grammar
+  // can count (10000) is an error naming the keyword.
+  Status count(const json& s, const char* k, bool is_max, const std::string& path,
+               std::optional<long>* out) {
+    out->reset();
     auto d = num(s, k);
-    if (!d) return std::nullopt;
-    return static_cast<long>(std::ceil(*d));
+    if (!d) return {};
+    if (*d < 0) return err(path, fmt::format("'{}' must not be negative, got {}", k, *d));
+    const double v = is_max ? std::floor(*d) : std::ceil(*d);
+    if (v > kMaxCount)
+      return err(path, fmt::format("'{}' of {} is more than a grammar can count (at most {})", k, *d,
+                                   kMaxCount));
+    *out = static_cast<long>(v);
+    return {};
   }
+  static constexpr long kMaxCount = 10000;  // the GBNF parser's repetition limit
 
   Result<Expr> typed(const json& s, const std::string& path, int depth) {
     std::set<std::string> types = types_of(s);
@@ -728,7 +778,9 @@ class SchemaConverter {
     }
     if (types.count("string")) {
       auto p = s.find("pattern");
-      auto mn = count(s, "minLength"), mx = count(s, "maxLength");
+      std::optional<long> mn, mx;
+      REWOO_TRY(count(s, "minLength", false, path, &mn));
+      REWOO_TRY(count(s, "maxLength", true, path, &mx));
       if (p != s.end()) {
         if (mn || mx) return err(path, "unsupported: 'pattern' together with 'minLength'/'maxLength'");
         if (!p->is_string()) return err(path, "'pattern' must be a string");
@@ -767,8 +819,11 @@ class SchemaConverter {
     bool constrained = s.contains("items") || s.contains("prefixItems") || s.contains("minItems") || s.contains("maxItems");
     if (!constrained) return Expr(prim("json-array"));
     std::vector<std::string> pre;
-    long max_items = count(s, "maxItems").value_or(-1);
-    long min_items = std::max(0L, count(s, "minItems").value_or(0));
+    std::optional<long> mx, mn;
+    REWOO_TRY(count(s, "maxItems", true, path, &mx));
+    REWOO_TRY(count(s, "minItems", false, path, &mn));
+    long max_items = mx.value_or(-1);
+    long min_items = mn.value_or(0);
     if (auto p = s.find("prefixItems"); p != s.end()) {
       for (size_t i = 0; i < p->size(); ++i) {
         auto e = visit((*p)[i], fmt::format("{}/prefixItems/{}", path, i), depth + 1);

@@ -14,9 +14,10 @@
 // default, examples, $comment, $schema, $id at the root, deprecated,
 // readOnly, writeOnly) are ignored. Any other keyword is an error naming it.
 //
-// Objects with at most `any_order_limit` named properties accept them in any
-// order (each at most once); larger ones in schema order. Numbers under
-// bounds are written without exponent.
+// Objects with at most `any_order_limit` (at most 8) named properties accept
+// them in any order (each at most once); larger ones in sorted key order (the
+// order nlohmann::json keeps them in, and so the order a prompt rendering the
+// schema lists them in). Numbers under bounds are written without exponent.
 #pragma once
 
 #include <memory>

@@ -11,6 +11,8 @@ namespace rewoo::agent::grammar {
 
 namespace {
 
+constexpr long kMaxRegexRepeat = 10000;  // the GBNF parser's repetition limit
+
 using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
 constexpr uint32_t kMax = 0x10FFFF;
 
@@ -281,6 +283,17 @@ class RegexParser {
         bool ok = !body.empty() && std::all_of(body.begin(), body.end(), [](char ch) { return (ch >= '0' && ch <= '9') || ch == ','; }) &&
                   body[0] != ',' && std::count(body.begin(), body.end(), ',') <= 1;
         if (ok) {
+          // {m}, {m,} or {m,n}: m <= n, both within what a grammar counts
+          const size_t comma = body.find(',');
+          const std::string m = body.substr(0, comma);
+          const std::string n = comma == std::string::npos ? m : body.substr(comma + 1);
+          auto value = [](const std::string& d) { return d.size() > 6 ? 1000000L : std::stol(d); };
+          if (value(m) > kMaxRegexRepeat || (!n.empty() && value(n) > kMaxRegexRepeat))
+            return Error(fmt::format("quantifier '{{{}}}' at offset {}: bounds above {} are not supported",
+                                     body, pos_, kMaxRegexRepeat));
+          if (!n.empty() && value(n) < value(m))
+            return Error(fmt::format("quantifier '{{{}}}' at offset {}: the minimum is above the maximum",
+                                     body, pos_));
           q = "{" + body + "}";
           pos_ = close + 1;
         } else {

@@ -46,3 +46,12 @@ TEST_CASE("rewoo grammar check / match / from-schema") {
   CHECK(run("grammar match " + (tmp / "p.gbnf").string() +
             " 'Plan: look it up\n:evidence0: = DuckDuckGo[rewoo]\nAnswer: :evidence0:'") == 0);
 }
+
+TEST_CASE("rewoo grammar: option values out of range are usage errors") {
+  std::string out;
+  CHECK(run("grammar call --format xml", &out) == 2);
+  CHECK(out.find("--format: xml not in {json,yaml,JSON,YAML}") != std::string::npos);
+  // any order costs 2^n states: past 8 properties it is refused, not run for minutes
+  CHECK(run("grammar from-schema --any-order-limit 40 -", &out) == 2);
+  CHECK(out.find("--any-order-limit") != std::string::npos);
+}

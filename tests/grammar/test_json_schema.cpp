@@ -148,6 +148,43 @@ TEST_CASE("unsupported keywords are errors naming them") {
   CHECK(e.find("$ref cycle") != std::string::npos);
 }
 
+TEST_CASE("malformed schemas: keyword shapes, counts and depth are errors, never crashes") {
+  struct Case {
+    const char* schema;
+    const char* error;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {R"({"properties":5})", "'properties' must be an object of schemas, got 5"},
+           {R"({"allOf":5})", "'allOf' must be a non-empty array of schemas, got 5"},
+           {R"({"anyOf":{}})", "'anyOf' must be a non-empty array of schemas, got {}"},
+           {R"({"type":"array","prefixItems":5})", "'prefixItems' must be an array, got 5"},
+           {R"({"nullable":"yes","type":"string"})", "'nullable' must be true or false"},
+           {R"({"required":"a"})", "'required' must be an array of property names"},
+           {R"({"type":"string","maxLength":1e30})", "'maxLength' of 1e+30 is more than a grammar can count"},
+           {R"({"type":"string","minLength":10001})", "'minLength' of 10001 is more than a grammar can count"},
+           {R"({"type":"array","maxItems":-1})", "'maxItems' must not be negative, got -1"},
+           {R"({"type":"string","pattern":"a{2,1}"})", "quantifier '{2,1}' at offset 1: the minimum is above the maximum"},
+           {R"({"type":"string","pattern":"a{10001}"})", "quantifier '{10001}' at offset 1: bounds above 10000"}}) {
+    std::string e;
+    CHECK_MESSAGE(!matches_schema(json::parse(c.schema), "\"a\"", &e), c.schema);
+    CHECK_MESSAGE(e.find(c.error) != std::string::npos, c.schema << " -> " << e);
+  }
+  // Fractional bounds: a maximum rounds down, a minimum up.
+  const json two = json::parse(R"({"type":"string","minLength":1.5,"maxLength":2.5})");
+  CHECK_FALSE(matches_schema(two, "\"a\""));
+  CHECK(matches_schema(two, "\"ab\""));
+  CHECK_FALSE(matches_schema(two, "\"abc\""));
+  CHECK_FALSE(matches_schema(json::parse(R"({"type":"array","maxItems":2.5})"), "[1,2,3]"));
+  // 50,000 nested anyOf: an error (copying it recursively overflowed the stack).
+  std::string deep;
+  for (int i = 0; i < 50000; ++i) deep += R"({"anyOf":[)";
+  deep += R"({"type":"integer"})";
+  for (int i = 0; i < 50000; ++i) deep += "]}";
+  std::string e;
+  CHECK_FALSE(matches_schema(json::parse(deep), "1", &e));
+  CHECK(e.find("schema nested more than 256 levels deep") != std::string::npos);
+}
+
 TEST_CASE("max_number_digits bounds one-sided ranges and fractions") {
   SchemaOptions o;
   o.max_number_digits = 15;
