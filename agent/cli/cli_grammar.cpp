@@ -256,7 +256,9 @@ void register_grammar_commands(CLI::App& app, Context& ctx) {
 
   auto* plan = grammar->add_subcommand("plan", "Print the plan grammar the agent decodes under, for the built-in tools");
   plan->add_option("--tools", a->tools_csv, "only these tools (comma-separated)");
-  plan->add_option("--max-steps", a->max_steps, "most :evidenceN: steps")->capture_default_str();
+  plan->add_option("--max-steps", a->max_steps, "most :evidenceN: steps (1 to 100)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   plan->footer("Example:\n  rewoo grammar plan --tools DuckDuckGo,KnowledgeModel --max-steps 5");
   plan->callback([a, &ctx] { run_plan(*a, ctx); });
 

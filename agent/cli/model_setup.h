@@ -38,8 +38,10 @@ class ModelSetup {
         ->capture_default_str();
     if (agent_flags) {
       cmd.add_option("--max-plan-tokens", ao_.max_plan_tokens)->capture_default_str();
-      cmd.add_option("--max-steps", ao_.max_steps, "Most steps a plan may have (the plan grammar's limit)")
-          ->capture_default_str();
+      cmd.add_option("--max-steps", ao_.max_steps,
+                     "Most steps a plan may have (the plan grammar's limit, 1 to 100)")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 100));
       cmd.add_option(batch ? "--step-jobs" : "--jobs,-j", ao_.jobs, "Plan steps run at once (per task)")
           ->capture_default_str();
       cmd.add_option("--step-timeout", step_timeout_s_, "Seconds per step before its evidence becomes an error")

@@ -38,6 +38,13 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 namespace {
 
+// A byte for an error message: printable ASCII as itself, anything else as \xNN
+// (a NUL or control byte would cut or garble the message).
+std::string shown_byte(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  return u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02X}", u);
+}
+
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
 constexpr int kMaxRepeat = 10000;  // {m,n} bounds above this are refused
 
@@ -309,7 +316,7 @@ class GbnfCompiler {
       alts_[id] = std::move(*alts);
       if (!at_end() && cur() != '\n')
         return err(pos_, fmt::format("unexpected '{}': expected a newline or the end of the rule",
-                                     std::string(1, cur())));
+                                     shown_byte(cur())));
       skip_space(true);
     }
     if (names_.empty()) return err(0, "empty grammar: expected at least a 'root ::= ...' rule");
@@ -401,7 +408,7 @@ class GbnfCompiler {
       } else if (c == ']') {
         return err(here, "unbalanced ']': no matching '['");
       } else {
-        return err(here, fmt::format("unexpected '{}'", std::string(1, c)));
+        return err(here, fmt::format("unexpected '{}'", shown_byte(c)));
       }
       skip_space(nested);
     }

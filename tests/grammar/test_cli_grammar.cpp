@@ -54,4 +54,20 @@ TEST_CASE("rewoo grammar: option values out of range are usage errors") {
   // any order costs 2^n states: past 8 properties it is refused, not run for minutes
   CHECK(run("grammar from-schema --any-order-limit 40 -", &out) == 2);
   CHECK(out.find("--any-order-limit") != std::string::npos);
+  // the plan grammar grows with the square of the steps: 100,000 ran for minutes
+  CHECK(run("grammar plan --max-steps 100000", &out) == 2);
+  CHECK(out.find("--max-steps: Value 100000 not in range 1 to 100") != std::string::npos);
+}
+
+TEST_CASE("rewoo grammar check: a control byte in an error is shown escaped") {
+  rewoo::test::TempDir tmp;
+  {
+    std::ofstream f(tmp / "nul.gbnf", std::ios::binary);
+    f << "root ::= \"a\" ";
+    f.put('\0');
+    f << " \"b\"\n";
+  }
+  std::string out;
+  CHECK(run("grammar check '" + (tmp / "nul.gbnf").string() + "'", &out) == 1);
+  CHECK(out.find("1:14: unexpected '\\x00'") != std::string::npos);
 }
