@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -91,10 +90,6 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
   return {};
 }
 
-Result<std::string> read_all(const std::string& path) {
-  return read_whole_file(path, "the task file");
-}
-
 }  // namespace
 
 std::string task_id_key(const json& id) {
@@ -154,7 +149,7 @@ Result<BatchSummary> run_batch(const BatchOptions& options,
   BatchSummary summary;
   auto t0 = Clock::now();
 
-  auto input = read_all(options.input_path);
+  auto input = read_whole_file(options.input_path, "the task file");
   if (!input) return input.error();
   auto scan = scan_results(options.output_path);
   if (!scan) return scan.error();

@@ -12,7 +12,8 @@ std::vector<EvidenceRef> find_evidence_refs(std::string_view text) {
     while (p + digits < text.size() && digits <= 9 && text[p + digits] >= '0' &&
            text[p + digits] <= '9')
       ++digits;
-    if (digits >= 1 && digits <= 9 && p + digits < text.size() && text[p + digits] == ':') {
+    if (digits >= 1 && digits <= 9 && (digits == 1 || text[p] != '0') && p + digits < text.size() &&
+        text[p + digits] == ':') {
       int k = std::stoi(std::string(text.substr(p, digits)));
       out.push_back({pos, kPrefix.size() + digits + 1, k});
       pos = p + digits + 1;

@@ -48,7 +48,8 @@ struct EvidenceRef {
   int index = 0;
 };
 
-// Every `:evidenceK:` reference in `text`, left to right (K: 1 to 9 digits).
+// Every `:evidenceK:` reference in `text`, left to right (K: 1 to 9 digits,
+// no leading zero: ':evidence01:' is not a reference to 1).
 std::vector<EvidenceRef> find_evidence_refs(std::string_view text);
 
 // {"steps": [{"index", "tool", "input", "depends_on", "thought", "line"}],

@@ -229,11 +229,7 @@ class Parser {
   // references and incomplete references; records the good ones in *refs.
   void scan_refs(int ln, std::string_view lt, size_t b, size_t e, std::vector<RefAt>* refs) {
     std::string_view body = lt.substr(b, e - b);
-    for (const auto& r : find_evidence_refs(body)) {
-      // (':evidence01:' is an error of its own below, not a reference to 1)
-      if (r.length > kEvidence.size() + 2 && body[r.offset + kEvidence.size()] == '0') continue;
-      refs->push_back({r.index, col(lt, b + r.offset)});
-    }
+    for (const auto& r : find_evidence_refs(body)) refs->push_back({r.index, col(lt, b + r.offset)});
     for (size_t i = 0; i < body.size(); ++i) {
       if (size_t n = langchain_ref_len(body, i)) {
         add(ln, lt, b + i,

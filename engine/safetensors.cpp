@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/base/json_text.h"
+#include "engine/base/read_file.h"
 
 namespace rewoo::engine {
 
@@ -72,16 +73,17 @@ SafetensorsFile::~SafetensorsFile() {
 
 Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string where = path.string();
-  // Checked before open(): opening a FIFO would wait for a writer forever.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Error(fmt::format("cannot open: {}", std::strerror(errno)), where);
-  if (S_ISDIR(st.st_mode)) return Error("is a directory, not a safetensors file", where);
-  if (!S_ISREG(st.st_mode)) return Error("is not a regular file (a FIFO, socket or device)", where);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Error(fmt::format("cannot open: {}", std::strerror(errno)), where);
-  if (fstat(fd, &st) != 0) {
+  struct stat st {};
+  const char* why = fstat(fd, &st) != 0      ? "cannot stat file"
+                    : S_ISDIR(st.st_mode)    ? "is a directory, not a safetensors file"
+                    : !S_ISREG(st.st_mode)   ? "is not a regular file (a FIFO, socket or device)"
+                                             : nullptr;
+  if (why) {
     ::close(fd);
-    return Error("cannot stat file", where);
+    return Error(why, where);
   }
   size_t size = static_cast<size_t>(st.st_size);
   if (size < 8) {
@@ -202,10 +204,11 @@ Result<TensorSet> TensorSet::open(const std::filesystem::path& path) {
     if (fs::exists(path / "model.safetensors")) {
       files.push_back(path / "model.safetensors");
     } else if (fs::exists(index)) {
-      std::ifstream in(index);
+      auto text = read_whole_file(index, "the index");
+      if (!text) return text.error();
       json j;
       try {
-        j = json::parse(in);
+        j = json::parse(*text);
       } catch (const std::exception& e) {
         return Error(fmt::format("not valid JSON: {}", e.what()), index.string());
       }

@@ -21,7 +21,6 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 namespace rewoo::cli {
 

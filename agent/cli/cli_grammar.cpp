@@ -1,9 +1,6 @@
 // rewoo grammar check / match / from-schema / plan / call: the grammar engine
 // from the command line.
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>

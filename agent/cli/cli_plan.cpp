@@ -1,11 +1,7 @@
 // rewoo plan check / rewoo exec: check and run reWOO plans.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -35,10 +31,6 @@ struct PlanInput {
 };
 
 std::string display_name(const std::string& file) { return file == "-" ? "<stdin>" : file; }
-
-Result<std::string> read_input(const std::string& file) {
-  return read_whole_file(file, "the plan file");
-}
 
 // Text as it is, NUL bytes included (a plan may carry them into its answer).
 void put(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
@@ -96,7 +88,7 @@ Loaded load(const PlanInput& in, std::FILE* out, bool json_errors) {
     return l;
   }
   l.registry = std::move(*reg);
-  auto text = read_input(in.file);
+  auto text = read_whole_file(in.file, "the plan file");
   if (!text) {
     std::fprintf(stderr, "rewoo: %s\n", text.error().to_string().c_str());
     l.exit_code = 2;
@@ -179,12 +171,8 @@ int run_exec(const ExecInput& in) {
     std::fprintf(stderr, "rewoo: --jobs must be at least 1\n");
     return 2;
   }
-  // 0 is no limit; below a millisecond the limit would round to none.
-  constexpr double kMaxTimeout = 7 * 24 * 3600;
-  if (!(in.timeout_s == 0 || (in.timeout_s >= 0.001 && in.timeout_s <= kMaxTimeout))) {
-    std::fprintf(stderr,
-                 "rewoo: --timeout must be 0 (no limit) or 0.001 to %.0f seconds, got %g\n",
-                 kMaxTimeout, in.timeout_s);
+  if (auto why = step_limit_problem(in.timeout_s); !why.empty()) {
+    std::fprintf(stderr, "rewoo: --timeout %s\n", why.c_str());
     return 2;
   }
   Loaded l = load(in, stderr, in.json);

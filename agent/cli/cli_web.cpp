@@ -1,10 +1,7 @@
 // rewoo fetch / extract / search: the web tools by hand, for people and
 // benchmarks. (rewoo index lives in cli_local.cpp.)
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>

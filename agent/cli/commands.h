@@ -6,7 +6,22 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <string>
+
 namespace rewoo::cli {
+
+// A per-step time limit in seconds (exec --timeout, the agent's
+// --step-timeout): 0 for none, else 0.001 to a week. Returns what is wrong
+// with `seconds` ("" when it is fine): NaN, infinities and values under a
+// millisecond (which round to no limit at all) are refused.
+inline std::string step_limit_problem(double seconds) {
+  constexpr double kMax = 7 * 24 * 3600;
+  if (seconds == 0 || (seconds >= 0.001 && seconds <= kMax)) return "";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "must be 0 (no limit) or 0.001 to %.0f seconds, got %g", kMax, seconds);
+  return buf;
+}
 
 // Set by a subcommand's callback; main() returns it.
 struct Context {

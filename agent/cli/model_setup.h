@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/cli/commands.h"
 #include "agent/session.h"
 #include "tools/config.h"
 
@@ -45,7 +46,16 @@ class ModelSetup {
       cmd.add_option(batch ? "--step-jobs" : "--jobs,-j", ao_.jobs, "Plan steps run at once (per task)")
           ->capture_default_str();
       cmd.add_option("--step-timeout", step_timeout_s_, "Seconds per step before its evidence becomes an error")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(CLI::Validator(
+              [](std::string& v) {
+                try {
+                  return step_limit_problem(std::stod(v));
+                } catch (const std::exception&) {
+                  return std::string("not a number of seconds");
+                }
+              },
+              "SECONDS"));
       cmd.add_flag("--replan", ao_.replan, "Write one more plan when the first does not parse or all its steps fail");
       cmd.add_option("--knowledge-depth", ao_.knowledge_depth, "KnowledgeModel recursion limit")->capture_default_str();
       cmd.add_option("--slots", so_.slots, "KV-cache slots (KnowledgeModel steps ready together run as one batch)")

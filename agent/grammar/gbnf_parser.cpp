@@ -46,7 +46,6 @@ std::string shown_byte(char c) {
 }
 
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
-constexpr int kMaxRepeat = 10000;  // {m,n} bounds above this are refused
 
 using ByteRanges = std::vector<std::pair<uint8_t, uint8_t>>;
 

@@ -25,6 +25,10 @@
 
 namespace rewoo::agent::grammar {
 
+// The largest {m,n} bound a grammar takes (what the schema and regex
+// converters can ask of it, too).
+inline constexpr int kMaxRepeat = 10000;
+
 // 256-bit set of bytes.
 struct ByteSet {
   std::array<uint64_t, 4> bits{};

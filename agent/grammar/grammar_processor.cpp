@@ -1,8 +1,6 @@
 #include "agent/grammar/grammar_processor.h"
 
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <limits>
 
 #include <nlohmann/json.hpp>

@@ -732,13 +732,12 @@ class SchemaConverter {
     if (!d) return {};
     if (*d < 0) return err(path, fmt::format("'{}' must not be negative, got {}", k, *d));
     const double v = is_max ? std::floor(*d) : std::ceil(*d);
-    if (v > kMaxCount)
+    if (v > kMaxRepeat)
       return err(path, fmt::format("'{}' of {} is more than a grammar can count (at most {})", k, *d,
-                                   kMaxCount));
+                                   kMaxRepeat));
     *out = static_cast<long>(v);
     return {};
   }
-  static constexpr long kMaxCount = 10000;  // the GBNF parser's repetition limit
 
   Result<Expr> typed(const json& s, const std::string& path, int depth) {
     std::set<std::string> types = types_of(s);

@@ -11,8 +11,6 @@ namespace rewoo::agent::grammar {
 
 namespace {
 
-constexpr long kMaxRegexRepeat = 10000;  // the GBNF parser's repetition limit
-
 using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
 constexpr uint32_t kMax = 0x10FFFF;
 
@@ -288,9 +286,9 @@ class RegexParser {
           const std::string m = body.substr(0, comma);
           const std::string n = comma == std::string::npos ? m : body.substr(comma + 1);
           auto value = [](const std::string& d) { return d.size() > 6 ? 1000000L : std::stol(d); };
-          if (value(m) > kMaxRegexRepeat || (!n.empty() && value(n) > kMaxRegexRepeat))
+          if (value(m) > kMaxRepeat || (!n.empty() && value(n) > kMaxRepeat))
             return Error(fmt::format("quantifier '{{{}}}' at offset {}: bounds above {} are not supported",
-                                     body, pos_, kMaxRegexRepeat));
+                                     body, pos_, kMaxRepeat));
           if (!n.empty() && value(n) < value(m))
             return Error(fmt::format("quantifier '{{{}}}' at offset {}: the minimum is above the maximum",
                                      body, pos_));

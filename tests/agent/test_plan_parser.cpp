@@ -218,6 +218,7 @@ TEST_CASE("plan: find_evidence_refs") {
   CHECK(refs[1].index == 3);
   CHECK(refs[2].index == 0);
   CHECK(find_evidence_refs(":evidence1234567890:").empty());  // more than 9 digits
+  CHECK(find_evidence_refs(":evidence01: :evidence00:").empty());  // leading zeros
 }
 
 // ---- invalid plans: every error with its exact message and position --------

@@ -212,6 +212,10 @@ TEST_CASE("cli: exec --json on an invalid plan, bad --timeout, a directory, NUL 
           std::string::npos);
   }
   CHECK(run_rewoo("exec --timeout 0 tests/data/plans/links_demo.plan 2>/dev/null", &out) == 0);
+  // The agent's --step-timeout takes the same range (checked before any model loads).
+  CHECK(run_rewoo("ask --step-timeout nan 'a task'", &out) == 2);
+  CHECK(out.find("--step-timeout: must be 0 (no limit) or 0.001 to 604800 seconds, got nan") !=
+        std::string::npos);
 
   // A directory is a usage error (exit 2), named as such.
   rewoo::test::TempDir tmp;
